@@ -1061,7 +1061,9 @@ lookup_tuple (PpMux *mux, const PpPacket *p)
     }
   if (p->chunk_id >= PP_RX_WINDOW)
     {
-      mux->stats.violations++;
+      /* No state to send CLOSE(5) on: count it, drop it. */
+      if (++mux->stats.violations >= PP_MAX_VIOLATIONS)
+        fail_session (mux, PP_GOAWAY_PROTOCOL, "a chunk_id outside the window");
       return NULL;
     }
   if (mux->stats.tuples >= mux->cfg.max_tuples)

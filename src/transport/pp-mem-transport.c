@@ -271,7 +271,7 @@ link_kill (PpMemLink *link, const char *reason0, const char *reason1)
   for (guint s = 0; s < 2; s++)
     {
       queue_drop (&link->queue[s]);
-      if (s == 0 && link->end[s] != NULL && link->pending_closed[s] == NULL)
+      if (link->end[s] != NULL && link->pending_closed[s] == NULL)
         link->pending_closed[s] = g_strdup (reasons[s]);
     }
 }
