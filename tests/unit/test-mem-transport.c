@@ -1030,7 +1030,8 @@ test_pingpong (void)
 
 typedef struct
 {
-  gint64 sent_at;
+  PpTransport *sender;
+  gint64 sent_at[2];
   gint64 delay;
   gboolean early;
 } DelayCheck;
@@ -1041,14 +1042,25 @@ delay_on_message (Rec *r, guint32 id)
   DelayCheck *d = r->hook;
 
   /* A lower bound on a monotonic clock: cannot be flaky. */
-  if (g_get_monotonic_time () < d->sent_at + d->delay)
+  g_assert_cmpuint (id, <, 2);
+  if (g_get_monotonic_time () < d->sent_at[id] + d->delay)
     d->early = TRUE;
 }
 
 static gboolean
-b_got_one (gpointer data)
+send_second_cb (gpointer data)
 {
-  return ((Pair *) data)->rb.ids->len > 0;
+  DelayCheck *d = data;
+
+  d->sent_at[1] = g_get_monotonic_time ();
+  send_id (d->sender, 1, 8);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+b_got_two (gpointer data)
+{
+  return ((Pair *) data)->rb.ids->len >= 2;
 }
 
 static void
@@ -1057,6 +1069,7 @@ test_delay (void)
   PpMemConfig cfg;
   Pair p, q;
   DelayCheck d = { 0 };
+  GSource *timer;
 
   /* A long delay: the source stays idle and the message stays queued. */
   pp_mem_config_init (&cfg);
@@ -1082,15 +1095,21 @@ test_delay (void)
   g_assert_cmpstr (p.ra.reason, ==, "peer closed: bored");
   pair_teardown (&p);
 
-  /* A short one: it arrives, never before it was deliverable. */
-  cfg.delay_us = 20000;
+  /* Short ones, the second sent halfway: each arrives, and never before it
+   * was deliverable (the first one's dispatch must not take the second). */
+  cfg.delay_us = 40000;
   open_auto (&q, &cfg);
   d.delay = cfg.delay_us;
+  d.sender = q.a;
   q.rb.on_message = delay_on_message;
   q.rb.hook = &d;
-  d.sent_at = g_get_monotonic_time ();
-  send_id (q.a, 1, 8);
-  g_assert_true (pp_test_wait_until (q.ctx, b_got_one, &q, WAIT_MS));
+  timer = g_timeout_source_new (20);
+  g_source_set_callback (timer, send_second_cb, &d, NULL);
+  g_source_attach (timer, q.ctx);
+  g_source_unref (timer);
+  d.sent_at[0] = g_get_monotonic_time ();
+  send_id (q.a, 0, 8);
+  g_assert_true (pp_test_wait_until (q.ctx, b_got_two, &q, WAIT_MS));
   g_assert_false (d.early);
   g_assert_cmpuint (pp_mem_transport_pending (q.a), ==, 0);
   pair_teardown (&q);
