@@ -15,7 +15,7 @@ BENCH_DIR    ?= build-bench
 FUZZ_SECONDS ?= 60
 PYTHON       ?= python3
 
-SUITE   := build-aux/meson-suite.sh
+SUITE   := bash build-aux/meson-suite.sh
 SUMMARY := $(PYTHON) build-aux/test-summary.py
 WERROR  := -Dwerror=true
 ASAN    := -Db_sanitize=address,undefined -Db_lundef=false
@@ -40,7 +40,7 @@ help:
 	@echo '  make clean   remove $(BUILD_DIR)/ $(ASAN_DIR)/ $(FUZZ_DIR)/ $(BENCH_DIR)/'
 
 deps:
-	@build-aux/ensure-deps.sh $(DEB_PACKAGES)
+	@bash build-aux/ensure-deps.sh $(DEB_PACKAGES)
 
 # Both runs always happen, so one summary covers everything; the exit status is the verdict.
 check: deps
@@ -61,11 +61,11 @@ asan:
 
 fuzz:
 	@env UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-	  G_SLICE=always-malloc CC=clang build-aux/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+	  G_SLICE=always-malloc CC=clang bash build-aux/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 bench:
 	@CC=gcc $(SUITE) --build-only $(BENCH_DIR) bench --buildtype=release
-	@build-aux/run-bench.sh $(BENCH_DIR)
+	@bash build-aux/run-bench.sh $(BENCH_DIR)
 
 clean:
 	@rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(BENCH_DIR)

@@ -31,16 +31,32 @@ add_failure() {
   printf '{"name": "%s", "result": "ERROR", "returncode": 1, "stdout": ""}\n' "$1" >>"$testlog"
 }
 
+# The C compiler an existing directory was set up with (meson 1.0 cannot introspect it).
+configured_cc() {
+  awk '/^rule c_COMPILER$/ { getline; print $3; exit }' "$dir/build.ninja" 2>/dev/null
+}
+
 configure() {
-  local setup_log="$dir/pp-setup.log"
+  local setup_log
   local args=("$@")
 
-  mkdir -p "$dir"
   if [ -f "$dir/meson-private/coredata.dat" ]; then
-    args=(--reconfigure "${args[@]}")
+    # Meson keeps the first compiler forever; start over when another one is asked for.
+    if [ -n "${CC-}" ] && [ "$(configured_cc)" != "$CC" ]; then
+      args=(--wipe "${args[@]}")
+    else
+      args=(--reconfigure "${args[@]}")
+    fi
   fi
   say "configure $dir${args[*]:+ (${args[*]})}"
-  if ! meson setup "${args[@]}" "$dir" >"$setup_log" 2>&1; then
+  # Logged outside $dir, which --wipe empties, then kept beside meson's own logs.
+  setup_log=$(mktemp)
+  meson setup "${args[@]}" "$dir" >"$setup_log" 2>&1
+  local status=$?
+  mkdir -p "$dir/meson-logs"
+  mv -f "$setup_log" "$dir/meson-logs/pp-setup.log"
+  setup_log="$dir/meson-logs/pp-setup.log"
+  if [ $status -ne 0 ]; then
     tail -n 40 "$setup_log" >&2
     echo "peerport: $label: meson setup failed (log: $setup_log)" >&2
     rm -f "$testlog"

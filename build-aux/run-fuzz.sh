@@ -29,7 +29,7 @@ if ! command -v "${CC:-clang}" >/dev/null || ! "${CC:-clang}" --version | grep -
   exit 1
 fi
 
-BUILD_TARGETS="${names[*]/#/fuzz/fuzz-}" build-aux/meson-suite.sh --build-only "$dir" fuzz \
+BUILD_TARGETS="${names[*]/#/fuzz/fuzz-}" bash build-aux/meson-suite.sh --build-only "$dir" fuzz \
   -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false || exit 1
 
 failed=0

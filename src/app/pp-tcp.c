@@ -327,9 +327,6 @@ pp_tcp_conn_handle_reset (PpTcpConn *c, PpMuxConn *mc)
 {
   const char *detail = pp_mux_conn_get_close_detail (mc);
 
-  g_message ("DEBUG reset: fd %d read_eof %d wr_shut %d paused %d want_out %d state %s owner %p",
-             c->fd, c->read_eof, c->wr_shut, c->read_paused, c->want_out,
-             pp_mux_conn_state_name (pp_mux_conn_get_state (mc)), (void *) c->free_func);
   pp_tcp_conn_steal_mc (c);
   pp_tcp_conn_log_reset (c, mc, pp_mux_conn_get_close_reason (mc), detail ? detail : "");
   pp_tcp_conn_finish (c, FALSE);

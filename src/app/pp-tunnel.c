@@ -69,8 +69,6 @@ pp_deadline_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   PpTunnel *tun = ((PpDeadlineSource *) source)->tun;
 
-  g_message ("DEBUG timeout: deadline %" G_GINT64_FORMAT " now %" G_GINT64_FORMAT,
-             pp_mux_next_deadline (tun->mux), g_get_monotonic_time ());
   pp_mux_handle_timeout (tun->mux);
   return G_SOURCE_CONTINUE;
 }

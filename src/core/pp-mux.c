@@ -886,7 +886,8 @@ on_fin (PpMux *mux, PpTupleState *ts)
   conn->fin_received = TRUE;
   if (conn->fin_sent)
     queue_close (conn, PP_CLOSE_NORMAL, NULL);
-  if (!conn->app_gone && !conn->close_queued)
+  /* The CLOSE(0) just queued is no reason to hide the EOF from the app. */
+  if (!conn->app_gone)
     mux->cb.conn_event_cb (mux, conn, PP_MUX_CONN_EV_READABLE, mux->user_data);
 }
 

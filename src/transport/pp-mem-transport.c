@@ -456,7 +456,7 @@ mem_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   gint64 now = g_get_monotonic_time ();
 
   emit_opened (link);
-  for (guint s = 0; s < 1; s++)
+  for (guint s = 0; s < 2; s++)
     for (guint n = 0; n < batch; n++)
       if (!deliver_one (link, s, now, FALSE))
         break;

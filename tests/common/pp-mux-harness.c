@@ -59,6 +59,22 @@ app_can_read (PpHarnessApp *app)
 static void app_write (PpHarnessApp *app);
 
 static void
+app_take (PpHarnessApp *app, const uint8_t *d, size_t n)
+{
+  if (app->verify)
+    {
+      for (size_t i = 0; i < n && app->rx_bad == 0; i++)
+        if (d[i] != pp_harness_stream_byte (app->verify_seed, app->rx_count + i))
+          app->rx_bad = app->rx_count + i + 1;
+    }
+  else
+    g_byte_array_append (app->rx, d, (guint) n);
+  app->rx_count += n;
+  if (app->echo)
+    g_byte_array_append (app->tx, d, (guint) n);
+}
+
+static void
 app_read (PpHarnessApp *app)
 {
   size_t left = app->read_limit == 0 ? G_MAXSIZE : app->read_limit;
@@ -71,11 +87,15 @@ app_read (PpHarnessApp *app)
       if (n == 0)
         break;
       n = MIN (n, left);
-      g_byte_array_append (app->rx, d, (guint) n);
-      if (app->echo)
-        g_byte_array_append (app->tx, d, (guint) n);
+      app_take (app, d, n);
       left -= n;
       pp_mux_conn_consume (app->conn, n);
+    }
+  if (app->reset_after > 0 && app->rx_count >= app->reset_after && app->conn != NULL)
+    {
+      app->aborted = TRUE;
+      pp_mux_conn_abort (g_steal_pointer (&app->conn), PP_CLOSE_RESET, "harness reset");
+      return;
     }
   if (app_can_read (app) && !app->eof && pp_mux_conn_at_eof (app->conn))
     {
@@ -86,22 +106,56 @@ app_read (PpHarnessApp *app)
   app_write (app);
 }
 
+static size_t
+app_pending (PpHarnessApp *app)
+{
+  return (size_t) MIN ((uint64_t) G_MAXSIZE / 2, app->tx->len - app->tx_off + app->gen_left);
+}
+
+/* Sends @n bytes: from tx first, then from the generated stream. */
+static void
+app_send_some (PpHarnessApp *app, size_t n)
+{
+  size_t from_tx = MIN (n, app->tx->len - app->tx_off);
+
+  if (from_tx > 0)
+    {
+      pp_mux_conn_send (app->conn, app->tx->data + app->tx_off, from_tx);
+      app->tx_off += from_tx;
+      return;
+    }
+  {
+    uint8_t buf[PP_MAX_PAYLOAD];
+
+    n = MIN (n, sizeof buf);
+    for (size_t i = 0; i < n; i++)
+      buf[i] = pp_harness_stream_byte (app->gen_seed, app->gen_off + i);
+    pp_mux_conn_send (app->conn, buf, n);
+    app->gen_off += n;
+    app->gen_left -= n;
+  }
+}
+
 static void
 app_write (PpHarnessApp *app)
 {
-  while (app->conn != NULL && app->tx_off < app->tx->len && app_can_read (app))
+  while (app->conn != NULL && app_pending (app) > 0 && app_can_read (app))
     {
       size_t budget = pp_mux_conn_send_budget (app->conn);
-      size_t n = MIN (budget, app->tx->len - app->tx_off);
+      size_t n = MIN (budget, app_pending (app));
 
-      if (app->write_chunk > 0)
+      if (app->n_write_sizes > 0)
+        n = MIN (n, app->write_sizes[app->write_pos % app->n_write_sizes]);
+      else if (app->write_chunk > 0)
         n = MIN (n, app->write_chunk);
+      if (app->tx_off < app->tx->len)
+        n = MIN (n, app->tx->len - app->tx_off);
       if (n == 0)
         return;
-      pp_mux_conn_send (app->conn, app->tx->data + app->tx_off, n);
-      app->tx_off += n;
+      app->write_pos++;
+      app_send_some (app, n);
     }
-  if (app->conn != NULL && app->tx_off == app->tx->len && app->shutdown_when_sent
+  if (app->conn != NULL && app_pending (app) == 0 && app->shutdown_when_sent
       && !app->shut && app_can_read (app))
     {
       app->shut = TRUE;
@@ -112,11 +166,33 @@ app_write (PpHarnessApp *app)
 
 /* ------------------------------------------------------------ callbacks */
 
+/* Counts what a side transmits, packet by packet. */
+static void
+tap (PpHarnessSide *side, GBytes *msg)
+{
+  size_t len, off = 0;
+  const uint8_t *data = g_bytes_get_data (msg, &len);
+  PpPacket p;
+  const char *why;
+
+  while (off < len && pp_message_next (data, len, &off, TRUE, &p, &why) == PP_CODEC_OK)
+    {
+      side->sent_events[p.event]++;
+      if (!pp_tuple_is_zero (&p.tuple) && p.chunk_id == 0xffff)
+        side->wraps++;
+      if (p.event == PP_EV_CLOSE && p.payload_size > 0)
+        side->last_close_reason = p.payload[0];
+      if (p.event == PP_EV_GOAWAY && p.payload_size > 0)
+        side->last_goaway_reason = p.payload[0];
+    }
+}
+
 static void
 transmit_cb (PpMux *mux, GBytes *msg, gpointer user_data)
 {
   PpHarnessSide *side = user_data;
 
+  tap (side, msg);
   side->buffered += (int64_t) g_bytes_get_size (msg);
   side->sent_count++;
   g_ptr_array_add (side->out, msg);
@@ -176,6 +252,8 @@ conn_request_cb (PpMux *mux, PpMuxConn *conn, gpointer user_data)
   pp_mux_conn_set_user_data (conn, app);
   app->echo = h->host_echo;
   app->read_limit = h->host_read_limit;
+  app->write_chunk = h->host_write_chunk;
+  app->reset_after = h->host_reset_after;
   switch (h->policy)
     {
     case PP_HARNESS_ACCEPT:
@@ -325,17 +403,19 @@ pp_harness_deliver_one (PpHarness *h)
   PpHarnessSide *from;
   GBytes *msg;
   guint i;
-  gboolean c = h->client.out->len > 0, s = h->host.out->len > 0;
+  gboolean c = h->client.out->len > 0 && !h->client.paused;
+  gboolean s = h->host.out->len > 0 && !h->host.paused;
+  gboolean held_ok = h->held != NULL && !peer_of (h->held_to)->paused;
 
   if (!c && !s)
     {
-      if (h->held == NULL)
+      if (!held_ok)
         return FALSE;
       msg = g_steal_pointer (&h->held);
       deliver (h, h->held_to, msg);
       return TRUE;
     }
-  if (h->held != NULL && h->held_left-- == 0)
+  if (held_ok && h->held_left-- == 0)
     {
       msg = g_steal_pointer (&h->held);
       deliver (h, h->held_to, msg);
@@ -370,6 +450,14 @@ pp_harness_pump_apps (PpHarness *h)
       }
 }
 
+static gboolean
+deliverable (PpHarness *h)
+{
+  return (h->client.out->len > 0 && !h->client.paused)
+         || (h->host.out->len > 0 && !h->host.paused)
+         || (h->held != NULL && !peer_of (h->held_to)->paused);
+}
+
 guint64
 pp_harness_run (PpHarness *h, guint64 max_steps)
 {
@@ -377,11 +465,12 @@ pp_harness_run (PpHarness *h, guint64 max_steps)
 
   for (;;)
     {
-      pp_harness_pump_apps (h);
+      if (!h->event_driven)
+        pp_harness_pump_apps (h);
       if (!pp_harness_deliver_one (h))
         {
           pp_harness_pump_apps (h);
-          if (h->client.out->len == 0 && h->host.out->len == 0 && h->held == NULL)
+          if (!deliverable (h))
             break;
           continue;
         }
@@ -490,4 +579,118 @@ pp_harness_assert_quiescent (PpHarness *h)
       g_assert_cmpuint (c->tx_next, ==, s->rx_next);
       g_assert_cmpuint (c->rx_next, ==, s->tx_next);
     }
+}
+
+/* ------------------------------------------- additions for the scenarios */
+
+static gboolean
+first_packet (GBytes *msg, PpPacket *p)
+{
+  size_t len, off = 0;
+  const uint8_t *data = g_bytes_get_data (msg, &len);
+  const char *why;
+
+  return pp_message_next (data, len, &off, TRUE, p, &why) == PP_CODEC_OK;
+}
+
+static gboolean
+matches (PpHarnessSide *from, GBytes *msg, PpHarnessFilter filter, gpointer user_data)
+{
+  PpPacket p;
+
+  if (filter == NULL)
+    return TRUE;
+  if (!first_packet (msg, &p))
+    return FALSE;
+  return filter (from, &p, user_data);
+}
+
+guint
+pp_harness_deliver_matching (PpHarness *h, PpHarnessSide *from, PpHarnessFilter filter,
+                             gpointer user_data)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < from->out->len;)
+    {
+      GBytes *msg = g_ptr_array_index (from->out, i);
+
+      if (!matches (from, msg, filter, user_data))
+        {
+          i++;
+          continue;
+        }
+      msg = g_ptr_array_steal_index (from->out, i);
+      deliver (h, peer_of (from), msg);
+      n++;
+    }
+  return n;
+}
+
+guint
+pp_harness_drop_matching (PpHarness *h, PpHarnessSide *from, PpHarnessFilter filter,
+                          gpointer user_data)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < from->out->len;)
+    {
+      GBytes *msg = g_ptr_array_index (from->out, i);
+
+      if (!matches (from, msg, filter, user_data))
+        {
+          i++;
+          continue;
+        }
+      from->buffered -= (int64_t) g_bytes_get_size (msg);
+      g_ptr_array_remove_index (from->out, i);
+      n++;
+    }
+  return n;
+}
+
+void
+pp_harness_push (PpHarness *h, PpHarnessSide *from, const uint8_t *msg, size_t len)
+{
+  from->buffered += (int64_t) len;
+  g_ptr_array_add (from->out, g_bytes_new (msg, len));
+}
+
+/* A cheap hash of (seed, offset): no period an app's write sizes could hit. */
+uint8_t
+pp_harness_stream_byte (guint32 seed, uint64_t off)
+{
+  uint64_t x = off * 0x9e3779b97f4a7c15ull + seed;
+
+  x ^= x >> 29;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 32;
+  return (uint8_t) x;
+}
+
+void
+pp_harness_app_stream (PpHarnessApp *app, uint64_t len, guint32 seed, gboolean fin)
+{
+  app->gen_seed = seed;
+  app->gen_left += len;
+  pp_harness_app_send (app, NULL, 0, fin);
+}
+
+void
+pp_harness_app_verify (PpHarnessApp *app, guint32 seed)
+{
+  app->verify = TRUE;
+  app->verify_seed = seed;
+}
+
+guint
+pp_harness_unacked (PpHarnessSide *side, uint16_t src_port, uint16_t dst_port)
+{
+  PpTuple t;
+  PpTupleState *ts;
+
+  pp_harness_tuple (&t, src_port, dst_port);
+  ts = g_hash_table_lookup (side->mux->tuples, &t);
+  g_assert_nonnull (ts);
+  return pp__tuple_unacked (ts);
 }

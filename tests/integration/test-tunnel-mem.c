@@ -624,7 +624,7 @@ test_bulk_one_way (void)
   t0 = g_get_monotonic_time ();
   g_assert_true (pp_test_wait_until (NULL, app_ended, a, 600000));
   secs = (double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC;
-  g_test_message ("bulk: %" G_GUINT64_FORMAT " MiB client→host in %.2f s (%.0f MiB/s)",
+  g_test_message ("bulk: %" G_GUINT64_FORMAT " MiB client->host in %.2f s (%.0f MiB/s)",
                   total / MIB, secs, (double) total / MIB / secs);
   g_assert_cmpint (a->err, ==, 0);
   g_assert_true (a->eof);
