@@ -254,6 +254,8 @@ conn_request_cb (PpMux *mux, PpMuxConn *conn, gpointer user_data)
   app->read_limit = h->host_read_limit;
   app->write_chunk = h->host_write_chunk;
   app->reset_after = h->host_reset_after;
+  app->write_sizes = h->host_write_sizes;
+  app->n_write_sizes = h->host_n_write_sizes;
   switch (h->policy)
     {
     case PP_HARNESS_ACCEPT:

@@ -111,6 +111,8 @@ struct _PpHarness
   gboolean event_driven;       /* run() skips the per-delivery pump (many apps) */
   size_t host_write_chunk;     /* given to new host apps */
   size_t host_reset_after;     /* given to new host apps */
+  const size_t *host_write_sizes;  /* given to new host apps */
+  guint host_n_write_sizes;
 };
 
 /* Decides about one in-flight message by its first packet. */
