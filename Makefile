@@ -15,6 +15,8 @@ BENCH_DIR    ?= build-bench
 FUZZ_SECONDS ?= 60
 PYTHON       ?= python3
 
+BENCH_TARGETS := $(patsubst %.c,bench/%,$(notdir $(wildcard bench/bench-*.c)))
+
 SUITE   := bash build-aux/meson-suite.sh
 SUMMARY := $(PYTHON) build-aux/test-summary.py
 WERROR  := -Dwerror=true
@@ -64,7 +66,8 @@ fuzz:
 	  G_SLICE=always-malloc CC=clang bash build-aux/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 bench:
-	@CC=gcc $(SUITE) --build-only $(BENCH_DIR) bench --buildtype=release
+	@BUILD_TARGETS="$(BENCH_TARGETS)" CC=gcc $(SUITE) --build-only $(BENCH_DIR) bench \
+	  --buildtype=release
 	@bash build-aux/run-bench.sh $(BENCH_DIR)
 
 clean:

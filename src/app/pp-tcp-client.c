@@ -309,9 +309,10 @@ pp_tcp_client_find (PpTcpClient *cl, const char *what, guint *index, GError **er
   for (guint i = 0; i < cl->mappings->len; i++)
     {
       PpClientMapping *cm = cl->mappings->pdata[i];
+      gboolean same_text = canonical && (!strcmp (canonical, cm->requested)
+                                         || !strcmp (canonical, cm->display));
 
-      if ((id && cm->id == id)
-          || (canonical && (!strcmp (canonical, cm->requested) || !strcmp (canonical, cm->display))))
+      if ((id && cm->id == id) || same_text)
         {
           *index = i;
           return cm;

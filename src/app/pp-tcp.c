@@ -206,7 +206,10 @@ pp_tcp_conn_io_failed (PpTcpConn *c, const char *what, int errsv)
 static void
 pp_tcp_conn_pump_in (PpTcpConn *c)
 {
-  for (int i = 0; i < PP_TCP_READS_PER_DISPATCH && !c->dead; i++)
+  size_t done = 0;
+
+  for (int i = 0; i < PP_TCP_READS_PER_DISPATCH && done < PP_TCP_BYTES_PER_DISPATCH && !c->dead;
+       i++)
     {
       size_t budget = pp_mux_conn_send_budget (c->mc);
       ssize_t n;
@@ -220,6 +223,7 @@ pp_tcp_conn_pump_in (PpTcpConn *c)
       if (n > 0)
         {
           c->from_app += (uint64_t) n;
+          done += (size_t) n;
           pp_mux_conn_send (c->mc, pp_tcp_read_buffer, (size_t) n);
           continue;
         }
@@ -287,8 +291,12 @@ static void
 pp_tcp_conn_epoll_cb (PpEpollWatch *w, int fd, uint32_t revents, gpointer user_data)
 {
   PpTcpConn *c = user_data;
+  /* Several reads and consumes leave as fewer messages; the mux outlives @c. */
+  PpMux *mux = c->mc ? pp_mux_conn_get_mux (c->mc) : NULL;
 
   pp_tcp_conn_ref (c);
+  if (mux)
+    pp_mux_cork (mux);
   if (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP) && c->want_out)
     pp_tcp_conn_pump_out (c);
   if (!c->dead && revents & (EPOLLIN | EPOLLERR | EPOLLHUP) && !c->read_eof && !c->read_paused)
@@ -300,6 +308,8 @@ pp_tcp_conn_epoll_cb (PpEpollWatch *w, int fd, uint32_t revents, gpointer user_d
       if (err)
         pp_tcp_conn_io_failed (c, "socket", err);
     }
+  if (mux)
+    pp_mux_uncork (mux);
   pp_tcp_conn_unref (c);
 }
 

@@ -16,8 +16,10 @@ G_BEGIN_DECLS
 
 /* Size of the read buffer shared by every socket of the process. */
 #define PP_TCP_READ_BUFFER 65536
-/* Reads per socket per epoll dispatch, so one busy socket cannot starve others. */
-#define PP_TCP_READS_PER_DISPATCH 4
+/* Per socket per epoll dispatch, so one busy socket cannot starve others:
+ * at most this many reads, and no more once this many bytes were read. */
+#define PP_TCP_READS_PER_DISPATCH 16
+#define PP_TCP_BYTES_PER_DISPATCH (4 * PP_TCP_READ_BUFFER)
 
 typedef struct _PpTcpConn PpTcpConn;
 

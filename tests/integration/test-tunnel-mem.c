@@ -312,7 +312,7 @@ stack_is_ready (gpointer data)
 }
 
 static Stack *
-stack_new_full (size_t max_message_size)
+stack_new_full (size_t max_message_size, gboolean wait_ready)
 {
   Stack *s = g_new0 (Stack, 1);
   PpMemConfig mc;
@@ -333,14 +333,15 @@ stack_new_full (size_t max_message_size)
   pp_tunnel_set_rules (s->host, s->rules);
   pp_tunnel_set_event_func (s->client, stack_event_cb, &s->ready_client);
   pp_tunnel_set_event_func (s->host, stack_event_cb, &s->ready_host);
-  g_assert_true (pp_test_wait_until (NULL, stack_is_ready, s, WAIT_MS));
+  if (wait_ready)
+    g_assert_true (pp_test_wait_until (NULL, stack_is_ready, s, WAIT_MS));
   return s;
 }
 
 static Stack *
 stack_new (void)
 {
-  return stack_new_full (0);
+  return stack_new_full (0, TRUE);
 }
 
 static void
@@ -583,6 +584,33 @@ test_echo_many (void)
   service_free (svc);
 }
 
+/* An app that connects before the session is ready waits in the listen
+ * queue (not accepted, not reset) and is served once it is. */
+static void
+test_early_app (void)
+{
+  Service *svc = service_new (SVC_ECHO);
+  Stack *s = stack_new_full (0, FALSE);
+  g_autofree char *target = g_strdup_printf ("127.0.0.1:%u", svc->port);
+  g_autofree char *rule = g_strdup_printf ("127.0.0.1:%u", svc->port);
+  App *a;
+
+  stack_allow (s, rule);
+  a = app_new (stack_map (s, target, NULL), 5000, TRUE, FALSE);
+  a->echo_check = TRUE;
+  g_assert_false (stack_is_ready (s));
+  g_assert_cmpuint (pp_tcp_client_count_sockets (pp_tunnel_get_client (s->client)), ==, 0);
+  g_assert_true (pp_test_wait_until (NULL, app_ended, a, WAIT_MS));
+  g_assert_true (stack_is_ready (s));
+  g_assert_cmpint (a->err, ==, 0);
+  g_assert_true (a->eof);
+  g_assert_cmpuint (a->rx.n, ==, 5000);
+  g_assert_cmpuint (a->mismatches, ==, 0);
+  app_free (a);
+  stack_free (s);
+  service_free (svc);
+}
+
 /* ------------------------------------------------------------------ */
 /* (2) Bulk one way with chunk_ids wrapping; (3) half-close.          */
 
@@ -599,7 +627,7 @@ test_bulk_one_way (void)
 {
   Service *svc = service_new (SVC_SINK);
   /* Small messages: ≈ 4 KiB of payload per DATA, so chunk_id wraps often. */
-  Stack *s = stack_new_full (4096);
+  Stack *s = stack_new_full (4096, TRUE);
   g_autofree char *target = g_strdup_printf ("127.0.0.1:%u", svc->port);
   g_autofree char *rule = g_strdup_printf ("127.0.0.1:%u", svc->port);
   uint64_t total = bulk_bytes ();
@@ -707,7 +735,8 @@ test_slow_reader (void)
   g_assert_true (pp_test_wait_until (NULL, slow_watch_cond, &w, WAIT_MS));
   g_assert_cmpint (w.fast->err, ==, 0);
   g_assert_cmpuint (w.fast->keep->len, ==, 16);
-  g_assert_cmpuint (((uint64_t *) w.fast->keep->data)[0], ==, 32 * (uint64_t) defaults.socket_window);
+  g_assert_cmpuint (((uint64_t *) w.fast->keep->data)[0], ==,
+                    32 * (uint64_t) defaults.socket_window);
   /* The slow socket is stalled, alive, and its queue stayed within W. */
   pp_mux_get_stats (pp_tunnel_get_mux (s->client), &cs);
   g_test_message ("slow reader: max client rx_queued %zu, max host tx_queued %zu, W %u",
@@ -922,6 +951,15 @@ test_mapping_ports (void)
   port_text = g_strdup_printf (":%u ", pp_tcp_client_get_port (cl, id));
   g_assert_nonnull (strstr (display, port_text));
   g_assert_false (pp_tcp_client_nth_mapping (cl, 1, NULL, NULL));
+  /* Removal by text, in the other (ssh) form of the same mapping. */
+  {
+    guint n_closed = 99;
+
+    g_assert_true (pp_tcp_client_remove_mapping (cl, "0:127.0.0.1:80", &n_closed, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (n_closed, ==, 0);
+    g_assert_cmpuint (pp_tcp_client_count_mappings (cl), ==, 0);
+  }
   close (busy);
   stack_free (s);
 }
@@ -1003,6 +1041,7 @@ main (int argc, char **argv)
   pattern = g_malloc (PATTERN_LEN);
   pp_test_fill_random (pattern, PATTERN_LEN, 7);
   g_test_add_func ("/tunnel/mem/echo-100-sockets", test_echo_many);
+  g_test_add_func ("/tunnel/mem/early-app-waits", test_early_app);
   g_test_add_func ("/tunnel/mem/bulk-one-way", test_bulk_one_way);
   g_test_add_func ("/tunnel/mem/half-close", test_half_close);
   g_test_add_func ("/tunnel/mem/slow-reader", test_slow_reader);
