@@ -252,29 +252,40 @@ median (double *v, guint n)
 int
 main (int argc, char **argv)
 {
-  guint runs = argc > 1 ? (guint) atoi (argv[1]) : 5;
-  uint64_t mib = argc > 2 ? (uint64_t) atoi (argv[2]) : 1024;
-  uint64_t bytes = mib << 20, msgs = 0;
+  guint64 runs = 5, mib = 1024;
+  uint64_t bytes, msgs = 0;
   double t_one[32], t_many[32], t_tiny[32], t_copy[32];
   uint64_t tiny = 1000000;
+  double m_copy, m_one, m_many, m_tiny;
 
-  runs = CLAMP (runs, 1, 32);
-  for (guint r = 0; r < runs; r++)
+  if ((argc > 1 && !g_ascii_string_to_unsigned (argv[1], 10, 1, 32, &runs, NULL))
+      || (argc > 2 && !g_ascii_string_to_unsigned (argv[2], 10, 100, 1 << 20, &mib, NULL)))
+    {
+      fprintf (stderr, "usage: bench-mux [RUNS 1-32] [MIB >= 100]\n");
+      return 64;
+    }
+  bytes = mib << 20;
+  for (guint r = 0; r < (guint) runs; r++)
     {
       t_copy[r] = run_memcpy (bytes);
       t_one[r] = run_transfer (1, bytes, 65536, &msgs);
       t_many[r] = run_transfer (100, bytes / 100, 65536, &msgs);
       t_tiny[r] = run_transfer (1, tiny, 1, &msgs);
     }
-  printf ("bench-mux: %u runs, medians; %" G_GUINT64_FORMAT " MiB per transfer\n", runs, mib);
+  m_copy = median (t_copy, (guint) runs);
+  m_one = median (t_one, (guint) runs);
+  m_many = median (t_many, (guint) runs);
+  m_tiny = median (t_tiny, (guint) runs);
+  printf ("bench-mux: %" G_GUINT64_FORMAT " runs, medians; %" G_GUINT64_FORMAT
+          " MiB per transfer\n", runs, mib);
   printf ("%-34s %12s %14s\n", "case", "MB/s", "messages/s");
-  printf ("%-34s %12.0f %14s\n", "memcpy, 64 KiB blocks (baseline)", bytes / 1e6 / median (t_copy, runs), "-");
-  printf ("%-34s %12.0f %14.0f\n", "mux, 1 stream, 64 KiB writes",
-          bytes / 1e6 / median (t_one, runs), (bytes / 65490.0) / median (t_one, runs));
-  printf ("%-34s %12.0f %14.0f\n", "mux, 100 streams, 64 KiB writes",
-          bytes / 1e6 / median (t_many, runs), (bytes / 65490.0) / median (t_many, runs));
-  printf ("%-34s %12.2f %14.0f\n", "mux, 1 stream, 1-byte writes",
-          tiny / 1e6 / median (t_tiny, runs), tiny / median (t_tiny, runs));
-  printf ("ratio mux(1 stream) / memcpy: %.2f\n", median (t_copy, runs) / median (t_one, runs));
+  printf ("%-34s %12.0f %14s\n", "memcpy, 64 KiB blocks (baseline)", bytes / 1e6 / m_copy, "-");
+  printf ("%-34s %12.0f %14.0f\n", "mux, 1 stream, 64 KiB writes", bytes / 1e6 / m_one,
+          (bytes / 65490.0) / m_one);
+  printf ("%-34s %12.0f %14.0f\n", "mux, 100 streams, 64 KiB writes", bytes / 1e6 / m_many,
+          (bytes / 65490.0) / m_many);
+  printf ("%-34s %12.2f %14.0f\n", "mux, 1 stream, 1-byte writes", tiny / 1e6 / m_tiny,
+          tiny / m_tiny);
+  printf ("ratio mux(1 stream) / memcpy: %.2f\n", m_copy / m_one);
   return 0;
 }

@@ -1278,8 +1278,13 @@ test_hostile_packet (gconstpointer data)
       GByteArray *m = g_ptr_array_index (msgs, i);
       pp_harness_inject (h, &h->host, m->data, m->len);
     }
-  if (!PP_TEST_ASAN)
-    g_assert_cmpuint (heap_in_use () - MIN (heap_in_use (), heap_before), <, 64 * 1024);
+  if (hc->build == build_total_65535)
+    {
+      /* Slots come as chunks arrive, never from total_chunks. */
+      g_assert_cmpuint (h->host.mux->stats.pending_messages, ==, 1);
+      if (!PP_TEST_ASAN)
+        g_assert_cmpuint (heap_in_use () - MIN (heap_in_use (), heap_before), <, 16 * 1024);
+    }
 
   g_assert_cmpuint (h->host.mux->stats.violations, ==, hc->violations);
   switch (hc->answer)
@@ -1517,12 +1522,13 @@ run_goaway_mid_transfer (gboolean from_host, PpHarnessOrder order)
   h->host_echo = TRUE;
   pp_harness_connect (h);
   for (guint i = 0; i < 5; i++)
-    pp_harness_open (h, (uint16_t) (40000 + i), 80, d->data, d->len, TRUE);
-  for (guint i = 0; i < 10000 && h->host.apps->len < 5; i++)
-    pp_harness_deliver_one (h);
-  for (guint i = 0; i < 50; i++)
-    pp_harness_deliver_one (h);
+    pp_harness_open (h, (uint16_t) (40000 + i), 80, NULL, 0, FALSE);
+  pp_harness_run (h, 10000);
   g_assert_cmpuint (h->host.apps->len, ==, 5);
+  for (guint i = 0; i < 5; i++)
+    pp_harness_app_send (g_ptr_array_index (h->client.apps, i), d->data, d->len, TRUE);
+  for (guint i = 0; i < 100; i++)
+    pp_harness_deliver_one (h);
   for (guint i = 0; i < 5; i++)
     g_assert_false (((PpHarnessApp *) g_ptr_array_index (h->client.apps, i))->eof);
   ender = from_host ? &h->host : &h->client;

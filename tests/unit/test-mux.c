@@ -103,7 +103,8 @@ run_echo (PpHarnessOrder order, guint n, size_t len, guint32 seed)
     {
       GByteArray *d = pattern (len + i, seed + i);
       g_ptr_array_add (want, d);
-      g_ptr_array_add (apps, pp_harness_open (h, (uint16_t) (30000 + i), 80, d->data, d->len, TRUE));
+      g_ptr_array_add (apps,
+                       pp_harness_open (h, (uint16_t) (30000 + i), 80, d->data, d->len, TRUE));
     }
   pp_harness_run (h, 10000000);
   for (guint i = 0; i < n; i++)
