@@ -328,6 +328,7 @@ side_clear (PpHarnessSide *side)
   pp_mux_free (side->mux);
   g_ptr_array_unref (side->out);
   g_ptr_array_unref (side->apps);
+  g_clear_pointer (&side->record, g_ptr_array_unref);
   g_free (side->end_detail);
 }
 
@@ -393,6 +394,8 @@ deliver (PpHarness *h, PpHarnessSide *to, GBytes *msg)
 
   from->buffered -= (int64_t) g_bytes_get_size (msg);
   h->delivered++;
+  if (to->record != NULL)
+    g_ptr_array_add (to->record, g_bytes_ref (msg));
   pp_mux_receive (to->mux, msg);
   g_bytes_unref (msg);
   if (from->buffered < (int64_t) from->mux->cfg.high_water / 2)
@@ -536,6 +539,8 @@ pp_harness_inject (PpHarness *h, PpHarnessSide *to, const uint8_t *msg, size_t l
 {
   g_autoptr (GBytes) b = g_bytes_new (msg, len);
 
+  if (to->record != NULL)
+    g_ptr_array_add (to->record, g_bytes_ref (b));
   pp_mux_receive (to->mux, b);
 }
 

@@ -88,6 +88,7 @@ struct _PpHarnessSide
   guint64 wraps;               /* conn-tuple packets sent with chunk_id 65535 */
   uint8_t last_close_reason;   /* of the last CLOSE transmitted */
   uint8_t last_goaway_reason;
+  GPtrArray *record;           /* when set: every message delivered or injected here (GBytes) */
 };
 
 struct _PpHarness
