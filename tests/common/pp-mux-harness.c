@@ -256,7 +256,7 @@ conn_request_cb (PpMux *mux, PpMuxConn *conn, gpointer user_data)
   app->reset_after = h->host_reset_after;
   app->write_sizes = h->host_write_sizes;
   app->n_write_sizes = h->host_n_write_sizes;
-  switch (h->policy)
+  switch (h->host_app_cb != NULL ? h->host_app_cb (h, app, h->host_app_data) : h->policy)
     {
     case PP_HARNESS_ACCEPT:
       pp_mux_conn_accept (conn);

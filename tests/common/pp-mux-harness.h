@@ -114,6 +114,10 @@ struct _PpHarness
   size_t host_reset_after;     /* given to new host apps */
   const size_t *host_write_sizes;  /* given to new host apps */
   guint host_n_write_sizes;
+  /* When set, called for each new host app (defaults applied) and returns
+   * the policy for it instead of `policy`. */
+  PpHarnessPolicy (*host_app_cb) (PpHarness *h, PpHarnessApp *app, gpointer user_data);
+  gpointer host_app_data;
 };
 
 /* Decides about one in-flight message by its first packet. */

@@ -10,6 +10,7 @@
 #include "pp-mux-harness.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <string.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -1691,6 +1692,240 @@ test_session_goaway_mid_transfer (void)
     }
 }
 
+/* ------------------------------------------------------------ campaign */
+
+/* The model's randomised campaign, against the real mux: per seed, small
+ * windows, a tuple cap of 1–6 or none, one to three src ports, and a dozen
+ * connections whose apps write in 1-byte or larger sends, read slowly or
+ * not, reset at either end, or are refused.  Whatever happens, every app
+ * ends, nothing is spliced or truncated-yet-complete, and the session
+ * balances. */
+typedef struct
+{
+  GRand *r;
+  guint32 seed;
+  uint32_t window;
+  GHashTable *host_by_tuple;   /* PpTuple → GQueue of PpHarnessApp, in CONNECT order */
+  guint next_stream;
+  uint8_t refused[4096];       /* host app index → refusal reason, or 0 */
+} Campaign;
+
+static PpHarnessPolicy
+campaign_host_cb (PpHarness *h, PpHarnessApp *app, gpointer user_data)
+{
+  Campaign *k = user_data;
+  const PpTuple *t = pp_mux_conn_get_tuple (app->conn);
+  GQueue *q = g_hash_table_lookup (k->host_by_tuple, t);
+  guint roll = (guint) g_rand_int_range (k->r, 0, 100);
+  static const uint8_t reasons[] = { PP_CLOSE_REFUSED, PP_CLOSE_CONNECT_FAILED,
+                                     PP_CLOSE_NAME_NOT_RESOLVED };
+
+  if (q == NULL)
+    {
+      q = g_queue_new ();
+      g_hash_table_insert (k->host_by_tuple, g_memdup2 (t, sizeof *t), q);
+    }
+  g_queue_push_tail (q, app);
+  app->read_limit = g_rand_int_range (k->r, 0, 4) == 0 ? 37 : 0;
+  app->write_chunk = g_rand_boolean (k->r) ? 1 : 0;
+  if (roll < 10)
+    {
+      h->refuse_reason = reasons[g_rand_int_range (k->r, 0, 3)];
+      g_assert_cmpuint (app->index, <, sizeof k->refused);
+      k->refused[app->index] = h->refuse_reason;
+      return PP_HARNESS_REFUSE;
+    }
+  if (roll < 60)
+    app->echo = TRUE;
+  else
+    {
+      g_autoptr (GByteArray) d = pattern ((size_t) g_rand_int_range (k->r, 0, 3 * (gint32) k->window),
+                                          k->seed * 7919u + k->next_stream++);
+      g_byte_array_append (app->tx, d->data, d->len);
+      app->shutdown_when_sent = TRUE;
+    }
+  if (roll >= 85)
+    app->reset_after = (size_t) g_rand_int_range (k->r, 1, 2000);
+  return PP_HARNESS_ACCEPT;
+}
+
+/* Runs until neither deliveries nor slow readers make progress. */
+static void
+settle (PpHarness *h)
+{
+  for (;;)
+    {
+      guint64 before = h->delivered, read = 0, read_after = 0;
+      PpHarnessSide *sides[] = { &h->client, &h->host };
+
+      for (guint s = 0; s < 2; s++)
+        for (guint i = 0; i < sides[s]->apps->len; i++)
+          read += ((PpHarnessApp *) g_ptr_array_index (sides[s]->apps, i))->rx_count;
+      pp_harness_run (h, 10000000);
+      pp_harness_pump_apps (h);
+      for (guint s = 0; s < 2; s++)
+        for (guint i = 0; i < sides[s]->apps->len; i++)
+          read_after += ((PpHarnessApp *) g_ptr_array_index (sides[s]->apps, i))->rx_count;
+      if (h->delivered == before && read == read_after && h->client.out->len == 0
+          && h->host.out->len == 0 && h->held == NULL)
+        return;
+    }
+}
+
+static gboolean
+is_prefix (GByteArray *got, GByteArray *of)
+{
+  return got->len <= of->len && memcmp (got->data, of->data, got->len) == 0;
+}
+
+static void
+campaign_check_pair (Campaign *k, PpHarnessApp *c, PpHarnessApp *s)
+{
+  /* Nothing spliced, nothing corrupted: each read a prefix of what the
+   * other side's app wrote (echo apps write what they read). */
+  g_assert_true (is_prefix (c->rx, s->tx));
+  g_assert_true (is_prefix (s->rx, c->tx));
+  /* EOF only after everything: an abnormal end never looks complete. */
+  if (c->eof)
+    g_assert_cmpuint (c->rx->len, ==, s->tx->len);
+  if (s->eof)
+    g_assert_cmpuint (s->rx->len, ==, c->tx->len);
+  if (k->refused[s->index] != 0)
+    {
+      g_assert_true (c->reset || c->aborted);
+      if (c->reset)
+        g_assert_cmpuint (c->reset_reason, ==, k->refused[s->index]);
+      g_assert_cmpuint (s->rx->len, ==, 0);
+    }
+  g_assert_true (s->reset || s->aborted || s->detached);
+}
+
+static void
+run_campaign (guint32 seed)
+{
+  Campaign k = { 0 };
+  PpMuxConfig ccfg, hcfg;
+  PpHarness *h;
+  static const uint32_t windows[] = { 4096, 8192, 16384 };
+  static const uint32_t caps_tuples[] = { 1, 2, 3, 6, 65536 };
+  static const uint32_t credit_every[] = { 2, 8, 256 };
+  g_autoptr (GHashTable) client_seq = g_hash_table_new_full ((GHashFunc) pp_tuple_hash,
+                                                             (GEqualFunc) pp_tuple_equal,
+                                                             g_free, NULL);
+  guint n_conns, n_ports;
+
+  k.r = g_rand_new_with_seed (seed);
+  k.seed = seed;
+  k.window = windows[g_rand_int_range (k.r, 0, 3)];
+  k.host_by_tuple = g_hash_table_new_full ((GHashFunc) pp_tuple_hash,
+                                           (GEqualFunc) pp_tuple_equal, g_free,
+                                           (GDestroyNotify) g_queue_free);
+  config_windows (&ccfg, k.window);
+  config_windows (&hcfg, k.window * (guint) g_rand_int_range (k.r, 1, 3));
+  ccfg.session_window = k.window * (guint) g_rand_int_range (k.r, 8, 17);
+  ccfg.max_tuples = caps_tuples[g_rand_int_range (k.r, 0, 5)];
+  ccfg.credit_messages = credit_every[g_rand_int_range (k.r, 0, 3)];
+  hcfg.credit_messages = credit_every[g_rand_int_range (k.r, 0, 3)];
+  if (g_rand_boolean (k.r))
+    ccfg.caps = 0;
+  h = pp_harness_new (&ccfg, &hcfg, orders[g_rand_int_range (k.r, 0, 4)], seed);
+  h->window = (guint) g_rand_int_range (k.r, 2, 65);
+  h->host_app_cb = campaign_host_cb;
+  h->host_app_data = &k;
+  pp_harness_connect (h);
+
+  n_conns = (guint) g_rand_int_range (k.r, 1, 25);
+  n_ports = (guint) g_rand_int_range (k.r, 1, 4);
+  for (guint i = 0; i < n_conns; i++)
+    {
+      g_autoptr (GByteArray) d = pattern ((size_t) g_rand_int_range (k.r, 0, 3 * (gint32) k.window),
+                                          seed * 104729u + i);
+      uint16_t dst = g_rand_boolean (k.r) ? 80 : 443;
+      PpHarnessApp *c = pp_harness_open (h, (uint16_t) (40000 + g_rand_int_range (k.r, 0, (gint32) n_ports)),
+                                         dst, NULL, 0, FALSE);
+      guint steps = (guint) g_rand_int_range (k.r, 0, 60);
+
+      if (c->conn == NULL)
+        {
+          /* Only at the tuple cap. */
+          g_assert_cmpuint (h->client.mux->stats.tuples, >=, MIN (ccfg.max_tuples, 6));
+          continue;
+        }
+      {
+        const PpTuple *t = pp_mux_conn_get_tuple (c->conn);
+        GQueue *q = g_hash_table_lookup (client_seq, t);
+
+        if (q == NULL)
+          {
+            q = g_queue_new ();
+            g_hash_table_insert (client_seq, g_memdup2 (t, sizeof *t), q);
+          }
+        g_queue_push_tail (q, c);
+      }
+      c->write_chunk = g_rand_int_range (k.r, 0, 3) == 0 ? 1 : 0;
+      c->read_limit = g_rand_int_range (k.r, 0, 4) == 0 ? 53 : 0;
+      if (g_rand_int_range (k.r, 0, 7) == 0)
+        c->reset_after = (size_t) g_rand_int_range (k.r, 1, 3000);
+      pp_harness_app_send (c, d->data, d->len, TRUE);
+      if (c->conn != NULL && g_rand_int_range (k.r, 0, 20) == 0)
+        {
+          c->aborted = TRUE;
+          pp_mux_conn_abort (g_steal_pointer (&c->conn), PP_CLOSE_RESET, "campaign abort");
+        }
+      for (guint s = 0; s < steps; s++)
+        {
+          pp_harness_pump_apps (h);
+          if (!pp_harness_deliver_one (h))
+            break;
+        }
+    }
+  settle (h);
+
+  {
+    GHashTableIter it;
+    gpointer key, value;
+
+    g_hash_table_iter_init (&it, client_seq);
+    while (g_hash_table_iter_next (&it, &key, &value))
+      {
+        GQueue *cq = value, *sq = g_hash_table_lookup (k.host_by_tuple, key);
+
+        g_assert_nonnull (sq);
+        g_assert_cmpuint (g_queue_get_length (cq), ==, g_queue_get_length (sq));
+        for (GList *a = cq->head, *b = sq->head; a != NULL; a = a->next, b = b->next)
+          {
+            PpHarnessApp *c = a->data;
+
+            /* Every client app ended: reset, aborted, or complete. */
+            g_assert_true (c->reset || c->aborted || (c->eof && c->detached));
+            campaign_check_pair (&k, c, b->data);
+          }
+        g_queue_free (cq);
+      }
+  }
+  assert_no_violations (h);
+  assert_all_released (h);
+  pp_harness_assert_quiescent (h);
+  g_hash_table_unref (k.host_by_tuple);
+  g_rand_free (k.r);
+  pp_harness_free (h);
+}
+
+static void
+test_scenario_random_campaign (void)
+{
+  guint32 first = 1, n = 300;
+  const char *env = g_getenv ("PP_MUX_CAMPAIGN_SEEDS");  /* "FIRST:COUNT" to explore */
+
+  if (env != NULL)
+    sscanf (env, "%u:%u", &first, &n);
+  for (guint32 seed = first; seed < first + n; seed++)
+    {
+      g_test_message ("campaign seed %u", seed);
+      run_campaign (seed);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1722,6 +1957,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mux/hostile/third-violation-ends-session", test_hostile_third_violation);
   g_test_add_func ("/mux/hostile/third-violation-unknown-tuples",
                    test_hostile_third_violation_unknown_tuples);
+  g_test_add_func ("/mux/scenario/random-campaign", test_scenario_random_campaign);
   g_test_add_func ("/mux/scenario/pong-rtt", test_session_pong_rtt);
   g_test_add_func ("/mux/scenario/goaway-mid-transfer", test_session_goaway_mid_transfer);
   return g_test_run ();
