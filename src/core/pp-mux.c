@@ -380,7 +380,10 @@ pp__conn_sent_fin (PpMuxConn *conn)
     queue_close (conn, PP_CLOSE_NORMAL, NULL);
 }
 
-/* CLOSE(5): both sides release at once and the tuple is never used again. */
+/* CLOSE(5): both sides release at once and the tuple is never used again.
+ * It is sent even when the tuple carries no connection (a CONNECT that was
+ * refused as malformed), so the peer's app is not left waiting; never in
+ * answer to a CLOSE, and never twice. */
 static void
 kill_tuple (PpMux *mux, PpTupleState *ts, gboolean send_close, const char *why)
 {
@@ -399,14 +402,14 @@ kill_tuple (PpMux *mux, PpTupleState *ts, gboolean send_close, const char *why)
       mux->stats.pending_messages -= pp_reasm_count (ts->reasm);
       free_units (mux, NULL, pp_reasm_clear (ts->reasm));
     }
-  if (conn == NULL)
-    return;
-  set_close_detail (conn, PP_CLOSE_PROTOCOL, (const uint8_t *) why, strlen (why));
-  if (send_close && !conn->close_sent)
+  if (send_close && (conn == NULL || !conn->close_sent))
     {
       len = pp_close_encode (PP_CLOSE_PROTOCOL, why, payload, sizeof payload);
       pp__tuple_send_loose (mux, ts, PP_EV_CLOSE, payload, len);
     }
+  if (conn == NULL)
+    return;
+  set_close_detail (conn, PP_CLOSE_PROTOCOL, (const uint8_t *) why, strlen (why));
   drop_unsent (conn);
   conn->close_queued = conn->close_sent = conn->close_received = TRUE;
   pp__conn_release (conn);
@@ -416,7 +419,7 @@ kill_tuple (PpMux *mux, PpTupleState *ts, gboolean send_close, const char *why)
 /* ----------------------------------------------------------- violations */
 
 static void
-violation (PpMux *mux, PpTupleState *ts, const char *why)
+violation_full (PpMux *mux, PpTupleState *ts, const char *why, gboolean send_close)
 {
   g_autofree char *tuple = ts != NULL ? pp_tuple_to_string (&ts->key) : NULL;
 
@@ -428,7 +431,13 @@ violation (PpMux *mux, PpTupleState *ts, const char *why)
       return;
     }
   if (!ts->dead)
-    kill_tuple (mux, ts, TRUE, why);
+    kill_tuple (mux, ts, send_close, why);
+}
+
+static void
+violation (PpMux *mux, PpTupleState *ts, const char *why)
+{
+  violation_full (mux, ts, why, TRUE);
 }
 
 static void
@@ -784,7 +793,8 @@ conn_for (PpMux *mux, PpTupleState *ts, const char *what)
   if (ts->conn == NULL)
     {
       g_autofree char *why = g_strdup_printf ("%s for no connection", what);
-      violation (mux, ts, why);
+      /* Never answer a CLOSE for an unknown connection (protocol.md §6.3). */
+      violation_full (mux, ts, why, strcmp (what, "CLOSE") != 0);
     }
   return ts->conn;
 }

@@ -149,8 +149,9 @@ assert_echo_works (PpHarness *h, uint16_t src_port, size_t len, guint32 seed)
 
 /* ------------------------------------------------------------------ F1 */
 
-/* F1: DATA the host discards (refused connect, failed connect after early
- * data, the host app's reset mid-stream) must return session credit.
+/* F1: DATA the host discards (refused connect, failed or timed-out connect
+ * after early data, the host app's reset mid-stream) must return session
+ * credit.
  * Thirty such connections each burn about half a session window of 8 W;
  * if discards leaked, the final transfer (several S) would stall. */
 static void
@@ -165,26 +166,32 @@ run_f1 (PpHarnessOrder order, guint32 seed)
   if (order == PP_HARNESS_FIFO && seed == 1)
     record_host (h);
   pp_harness_connect (h);
-  for (guint i = 0; i < 30; i++)
+  for (guint i = 0; i < 32; i++)
     {
-      guint kind = i % 3;
-      uint8_t want[] = { PP_CLOSE_REFUSED, PP_CLOSE_CONNECT_FAILED, PP_CLOSE_RESET };
+      guint kind = i % 4;
+      uint8_t want[] = { PP_CLOSE_REFUSED, PP_CLOSE_CONNECT_FAILED, PP_CLOSE_RESET,
+                         PP_CLOSE_TIMED_OUT };
       PpHarnessApp *c;
 
       h->policy = kind == 0 ? PP_HARNESS_REFUSE
-                  : kind == 1 ? PP_HARNESS_DEFER : PP_HARNESS_ACCEPT;
+                  : kind == 2 ? PP_HARNESS_ACCEPT : PP_HARNESS_DEFER;
       h->refuse_reason = PP_CLOSE_REFUSED;
       h->host_reset_after = kind == 2 ? 1000 : 0;
       c = pp_harness_open (h, (uint16_t) (20000 + i), 80, early->data,
                            kind == 2 ? early->len : 4000, FALSE);
+      g_assert_nonnull (c->conn);
       pp_harness_run (h, 100000);
-      if (kind == 1)
+      if (kind == 1 || kind == 3)
         {
           PpHarnessApp *s = last_host_app (h);
 
-          /* The early DATA sits in the host's queue until the connect ends. */
+          /* The early DATA sits in the host's queue until the connect ends:
+           * it fails, or the host gives up after 10 s. */
           g_assert_cmpuint (h->host.mux->stats.rx_queued, ==, 4000);
-          pp_mux_conn_abort (g_steal_pointer (&s->conn), PP_CLOSE_CONNECT_FAILED, "no route");
+          if (kind == 1)
+            pp_mux_conn_abort (g_steal_pointer (&s->conn), PP_CLOSE_CONNECT_FAILED, "no route");
+          else
+            pp_harness_advance (h, h->host.mux->cfg.connect_timeout_us);
           pp_harness_run (h, 100000);
         }
       g_assert_true (c->reset);
@@ -905,7 +912,6 @@ typedef struct
   HostileAnswer answer;
   guint violations;            /* the host's count afterwards */
   gboolean kills_a;            /* A ends (reason 5, or 9 with GOAWAY) */
-  const char *known_bug;       /* reported; the test is marked incomplete while it stands */
 } HostileCase;
 
 static void
@@ -1257,10 +1263,6 @@ build_connect_addr_with_name (Hostile *x, GPtrArray *msgs)
   add_packet (msgs, PP_EV_CONNECT, &t, 0, 0, 1, "example.com", 11);
 }
 
-#define BUG_CONNECT_NO_CLOSE \
-  "mux bug: a CONNECT rejected as a violation gets no CLOSE(5) (kill_tuple() sends " \
-  "nothing when the tuple has no connection), so the client's connection never ends"
-
 static const HostileCase hostile_cases[] = {
   { "truncated-message", build_truncated, ANSWER_GOAWAY, 1, TRUE },
   { "payload-size-beyond-message", build_size_beyond_message, ANSWER_GOAWAY, 1, TRUE },
@@ -1298,12 +1300,10 @@ static const HostileCase hostile_cases[] = {
   /* A CONNECT the host rejects ends the client's connection with CLOSE(5)
    * (protocol.md §6.3: "the side that detects the violation sends
    * CLOSE(5)"); silence would leave the client's app waiting forever. */
-  { "connect-numeric-name", build_connect_numeric_name, ANSWER_CLOSE5, 1, FALSE,
-    BUG_CONNECT_NO_CLOSE },
-  { "connect-name-254", build_connect_name_254, ANSWER_CLOSE5, 1, FALSE, BUG_CONNECT_NO_CLOSE },
+  { "connect-numeric-name", build_connect_numeric_name, ANSWER_CLOSE5, 1, FALSE },
+  { "connect-name-254", build_connect_name_254, ANSWER_CLOSE5, 1, FALSE },
   { "connect-name-253", build_connect_name_253, ANSWER_CONNECTED, 0, FALSE },
-  { "connect-address-and-name", build_connect_addr_with_name, ANSWER_CLOSE5, 1, FALSE,
-    BUG_CONNECT_NO_CLOSE },
+  { "connect-address-and-name", build_connect_addr_with_name, ANSWER_CLOSE5, 1, FALSE },
 };
 
 static void
@@ -1396,13 +1396,6 @@ test_hostile_packet (gconstpointer data)
     }
 
   g_assert_cmpuint (h->host.mux->stats.violations, ==, hc->violations);
-  if (hc->known_bug != NULL && hc->answer == ANSWER_CLOSE5
-      && h->host.sent_events[PP_EV_CLOSE] == close_before)
-    {
-      g_test_incomplete (hc->known_bug);
-      pp_harness_free (h);
-      return;
-    }
   switch (hc->answer)
     {
     case ANSWER_NONE:
@@ -1692,6 +1685,51 @@ test_session_goaway_mid_transfer (void)
     }
 }
 
+/* The host caps CONNECTs in flight (256 by default): the ones beyond get
+ * CLOSE(7) without reaching the app, the others connect once accepted. */
+static void
+test_scenario_connect_cap (void)
+{
+  PpHarness *h = pp_harness_new (NULL, NULL, PP_HARNESS_RANDOM, 15);
+  guint refused = 0;
+
+  h->policy = PP_HARNESS_DEFER;
+  h->host_echo = TRUE;
+  pp_harness_connect (h);
+  for (guint i = 0; i < 300; i++)
+    pp_harness_open (h, (uint16_t) (20000 + i), 80, (const uint8_t *) "ping", 4, TRUE);
+  pp_harness_run (h, 100000);
+  g_assert_cmpuint (h->host.apps->len, ==, 256);
+  g_assert_cmpuint (h->host.mux->stats.connecting, ==, 256);
+  for (guint i = 0; i < 300; i++)
+    {
+      PpHarnessApp *c = g_ptr_array_index (h->client.apps, i);
+
+      if (!c->reset)
+        continue;
+      g_assert_cmpuint (c->reset_reason, ==, PP_CLOSE_TOO_MANY);
+      refused++;
+    }
+  g_assert_cmpuint (refused, ==, 44);
+  for (guint i = 0; i < 256; i++)
+    pp_mux_conn_accept (pp_harness_host_app (h, i)->conn);
+  pp_harness_run (h, 100000);
+  for (guint i = 0; i < 300; i++)
+    {
+      PpHarnessApp *c = g_ptr_array_index (h->client.apps, i);
+
+      if (!c->reset)
+        g_assert_cmpmem (c->rx->data, c->rx->len, "ping", 4);
+      g_assert_true (c->reset || (c->eof && c->detached));
+    }
+  g_assert_cmpuint (h->host.mux->stats.connecting, ==, 0);
+  assert_no_violations (h);
+  assert_all_released (h);
+  pp_harness_assert_quiescent (h);
+  assert_echo_works (h, 30000, 1000, 15);
+  pp_harness_free (h);
+}
+
 /* ------------------------------------------------------------ campaign */
 
 /* The model's randomised campaign, against the real mux: per seed, small
@@ -1709,6 +1747,13 @@ typedef struct
   guint next_stream;
   uint8_t refused[4096];       /* host app index → refusal reason, or 0 */
 } Campaign;
+
+/* Up to 3 windows, and at most 6000 bytes (1-byte sends cost a message each). */
+static size_t
+campaign_length (Campaign *k)
+{
+  return (size_t) g_rand_int_range (k->r, 0, (gint32) MIN (3 * k->window, 6000));
+}
 
 static PpHarnessPolicy
 campaign_host_cb (PpHarness *h, PpHarnessApp *app, gpointer user_data)
@@ -1739,8 +1784,7 @@ campaign_host_cb (PpHarness *h, PpHarnessApp *app, gpointer user_data)
     app->echo = TRUE;
   else
     {
-      g_autoptr (GByteArray) d = pattern ((size_t) g_rand_int_range (k->r, 0, 3 * (gint32) k->window),
-                                          k->seed * 7919u + k->next_stream++);
+      g_autoptr (GByteArray) d = pattern (campaign_length (k), k->seed * 7919u + k->next_stream++);
       g_byte_array_append (app->tx, d->data, d->len);
       app->shutdown_when_sent = TRUE;
     }
@@ -1806,7 +1850,8 @@ run_campaign (guint32 seed)
   Campaign k = { 0 };
   PpMuxConfig ccfg, hcfg;
   PpHarness *h;
-  static const uint32_t windows[] = { 4096, 8192, 16384 };
+  /* Small windows bind credit; 256 KiB lets 1-byte sends reach the U limits. */
+  static const uint32_t windows[] = { 4096, 8192, 16384, 262144 };
   static const uint32_t caps_tuples[] = { 1, 2, 3, 6, 65536 };
   static const uint32_t credit_every[] = { 2, 8, 256 };
   g_autoptr (GHashTable) client_seq = g_hash_table_new_full ((GHashFunc) pp_tuple_hash,
@@ -1816,7 +1861,7 @@ run_campaign (guint32 seed)
 
   k.r = g_rand_new_with_seed (seed);
   k.seed = seed;
-  k.window = windows[g_rand_int_range (k.r, 0, 3)];
+  k.window = windows[g_rand_int_range (k.r, 0, 4)];
   k.host_by_tuple = g_hash_table_new_full ((GHashFunc) pp_tuple_hash,
                                            (GEqualFunc) pp_tuple_equal, g_free,
                                            (GDestroyNotify) g_queue_free);
@@ -1838,11 +1883,10 @@ run_campaign (guint32 seed)
   n_ports = (guint) g_rand_int_range (k.r, 1, 4);
   for (guint i = 0; i < n_conns; i++)
     {
-      g_autoptr (GByteArray) d = pattern ((size_t) g_rand_int_range (k.r, 0, 3 * (gint32) k.window),
-                                          seed * 104729u + i);
+      g_autoptr (GByteArray) d = pattern (campaign_length (&k), seed * 104729u + i);
       uint16_t dst = g_rand_boolean (k.r) ? 80 : 443;
-      PpHarnessApp *c = pp_harness_open (h, (uint16_t) (40000 + g_rand_int_range (k.r, 0, (gint32) n_ports)),
-                                         dst, NULL, 0, FALSE);
+      uint16_t src = (uint16_t) (40000 + g_rand_int_range (k.r, 0, (gint32) n_ports));
+      PpHarnessApp *c = pp_harness_open (h, src, dst, NULL, 0, FALSE);
       guint steps = (guint) g_rand_int_range (k.r, 0, 60);
 
       if (c->conn == NULL)
@@ -1914,7 +1958,7 @@ run_campaign (guint32 seed)
 static void
 test_scenario_random_campaign (void)
 {
-  guint32 first = 1, n = 300;
+  guint32 first = 1, n = 600;
   const char *env = g_getenv ("PP_MUX_CAMPAIGN_SEEDS");  /* "FIRST:COUNT" to explore */
 
   if (env != NULL)
@@ -1957,6 +2001,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mux/hostile/third-violation-ends-session", test_hostile_third_violation);
   g_test_add_func ("/mux/hostile/third-violation-unknown-tuples",
                    test_hostile_third_violation_unknown_tuples);
+  g_test_add_func ("/mux/scenario/connect-cap", test_scenario_connect_cap);
   g_test_add_func ("/mux/scenario/random-campaign", test_scenario_random_campaign);
   g_test_add_func ("/mux/scenario/pong-rtt", test_session_pong_rtt);
   g_test_add_func ("/mux/scenario/goaway-mid-transfer", test_session_goaway_mid_transfer);
