@@ -1819,7 +1819,8 @@ settle (PpHarness *h)
 static gboolean
 is_prefix (GByteArray *got, GByteArray *of)
 {
-  return got->len <= of->len && memcmp (got->data, of->data, got->len) == 0;
+  /* memcmp must not see the NULL data of an empty array, even for 0 bytes. */
+  return got->len == 0 || (got->len <= of->len && memcmp (got->data, of->data, got->len) == 0);
 }
 
 static void
