@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * Internal structures of pp-mux, shared by its files (pp-mux.c: session,
- * receive path and connection API; pp-mux-out.c: queues, scheduler and
- * transmission).  Nothing outside src/core/pp-mux*.c includes this.
+ * Internal structures of pp-mux, shared by its files (pp-mux.c: session
+ * and receive path; pp-mux-conn.c: connections, tuples and the connection
+ * API; pp-mux-out.c: queues, scheduler and transmission).  Nothing outside
+ * src/core/pp-mux*.c and the mux tests includes this.
  */
 #pragma once
 
@@ -162,10 +163,29 @@ void pp__mux_emit_coalesced (PpMux *mux);
 void pp__tuple_send_loose (PpMux *mux, PpTupleState *ts, uint8_t event,
                            const void *payload, size_t len);
 
-/* pp-mux.c, for pp-mux-out.c */
+uint16_t pp__tuple_unacked (const PpTupleState *ts);
+
+/* pp-mux.c: the session */
+int64_t pp__mux_now (PpMux *mux);
+void pp__mux_enter (PpMux *mux);
+void pp__mux_leave (PpMux *mux);
+void pp__mux_free_units (PpMux *mux, PpMuxConn *conn, uint64_t units);
+void pp__mux_violation (PpMux *mux, PpTupleState *ts, const char *why);
+void pp__mux_violation_full (PpMux *mux, PpTupleState *ts, const char *why,
+                             gboolean send_close);
+
+/* pp-mux-conn.c: connections and tuples */
+PpTupleState *pp__tuple_new (PpMux *mux, const PpTuple *key);
+const char *pp__packet_check (const PpPacket *p);
+void pp__tuple_process (PpMux *mux, PpTupleState *ts, uint8_t event, GBytes *payload,
+                        uint32_t units);
+void pp__tuple_kill (PpMux *mux, PpTupleState *ts, gboolean send_close, const char *why);
+void pp__conn_free (PpMuxConn *conn);
 void pp__conn_release (PpMuxConn *conn);
 void pp__conn_sent_fin (PpMuxConn *conn);
-uint16_t pp__tuple_unacked (const PpTupleState *ts);
 void pp__mux_fill_credit (PpMuxConn *conn, uint8_t payload[PP_CREDIT_PAYLOAD]);
+void pp__mux_wake_starved (PpMux *mux, PpMuxConn *only);
+void pp__mux_reset_all (PpMux *mux, uint8_t reason, const char *detail);
+void pp__mux_expire_timers (PpMux *mux, int64_t t);
 
 G_END_DECLS
