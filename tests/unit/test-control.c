@@ -178,7 +178,7 @@ test_list_and_stale (Fixture *f, gconstpointer data)
 
   g_assert_no_error (error);
   /* A socket file nobody listens on: skipped by list, replaced by new. */
-  strcpy (sun.sun_path, stale);
+  g_strlcpy (sun.sun_path, stale, sizeof sun.sun_path);
   g_assert_cmpint (bind (fd, (struct sockaddr *) &sun, sizeof sun), ==, 0);
   close (fd);
 
