@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT
  *
- * bench-mux: throughput of two muxes joined in memory (no sockets, no
- * transport costs), beside a plain memcpy loop measured in the same run.
+ * bench-mux: throughput of two muxes joined by the in-memory transport
+ * (PpMemTransport in manual mode: no sockets, FIFO delivery), beside a
+ * plain memcpy loop measured in the same run.
  * It shows what the protocol logic itself costs per byte and per message:
  * one stream, 100 streams, and 1-byte messages.  Each figure is the median
  * of several runs.  Usage: bench-mux [RUNS] [MIB]
  */
 #include "core/pp-mux.h"
+#include "transport/pp-mem-transport.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +28,7 @@ typedef struct
 struct Side
 {
   PpMux *mux;
-  GQueue out;                  /* GBytes towards the peer */
-  size_t buffered;
+  PpTransport *t;
   Side *peer;
   GPtrArray *apps;
 };
@@ -39,16 +40,34 @@ static void
 transmit_cb (PpMux *mux, GBytes *msg, gpointer user_data)
 {
   Side *s = user_data;
+  GError *error = NULL;
 
-  s->buffered += g_bytes_get_size (msg);
-  g_queue_push_tail (&s->out, msg);
+  if (!pp_transport_send (s->t, msg, &error))
+    g_error ("send: %s", error->message);
+  g_bytes_unref (msg);
 }
 
 static size_t
 buffered_cb (PpMux *mux, gpointer user_data)
 {
-  return ((Side *) user_data)->buffered;
+  return pp_transport_get_buffered_amount (((Side *) user_data)->t);
 }
+
+static void
+message_cb (PpTransport *t, GBytes *msg, gpointer user_data)
+{
+  pp_mux_receive (((Side *) user_data)->mux, msg);
+}
+
+static void
+buffered_low_cb (PpTransport *t, gpointer user_data)
+{
+  pp_mux_flush (((Side *) user_data)->mux);
+}
+
+static const PpTransportCallbacks transport_callbacks = {
+  NULL, message_cb, buffered_low_cb, NULL,
+};
 
 static int64_t
 now_cb (PpMux *mux, gpointer user_data)
@@ -130,40 +149,35 @@ static const PpMuxCallbacks callbacks = {
 static gboolean
 deliver_all (Side *from)
 {
-  GBytes *msg;
   gboolean any = FALSE;
 
-  while ((msg = g_queue_pop_head (&from->out)) != NULL)
-    {
-      from->buffered -= g_bytes_get_size (msg);
-      pp_mux_receive (from->peer->mux, msg);
-      g_bytes_unref (msg);
-      any = TRUE;
-    }
-  pp_mux_flush (from->mux);
+  while (pp_mem_transport_step (from->t))
+    any = TRUE;
   return any;
 }
 
 static void
-side_init (Side *s, Side *peer, PpMuxRole role)
+side_init (Side *s, Side *peer, PpMuxRole role, PpTransport *t)
 {
   PpMuxConfig cfg;
 
   pp_mux_config_init (&cfg);
+  cfg.max_message_size = pp_transport_get_max_message_size (t);
   memset (s, 0, sizeof *s);
   s->peer = peer;
+  s->t = t;
   s->apps = g_ptr_array_new_with_free_func (g_free);
   s->mux = pp_mux_new (role, &cfg, &callbacks, s);
+  pp_transport_set_low_water (t, 64 * 1024);
+  pp_transport_set_callbacks (t, &transport_callbacks, s);
 }
 
 static void
 side_clear (Side *s)
 {
-  GBytes *msg;
-
-  while ((msg = g_queue_pop_head (&s->out)) != NULL)
-    g_bytes_unref (msg);
+  pp_transport_close (s->t, "done");
   pp_mux_free (s->mux);
+  pp_transport_unref (s->t);
   g_ptr_array_unref (s->apps);
 }
 
@@ -176,9 +190,16 @@ run_transfer (guint streams, uint64_t bytes, size_t write_size, uint64_t *messag
   gint64 t0, t1;
   uint64_t got = 0;
   PpMuxStats st;
+  PpMemConfig mc;
+  PpTransport *tc, *th;
 
-  side_init (&c, &h, PP_MUX_ROLE_CLIENT);
-  side_init (&h, &c, PP_MUX_ROLE_HOST);
+  pp_mem_config_init (&mc);
+  mc.manual = TRUE;
+  mc.max_message_size = 65536;
+  pp_mem_transport_pair_new (&mc, &tc, &th);
+  side_init (&c, &h, PP_MUX_ROLE_CLIENT, tc);
+  side_init (&h, &c, PP_MUX_ROLE_HOST, th);
+  pp_mem_transport_open (tc);
   pp_mux_start (c.mux);
   while (deliver_all (&c) | deliver_all (&h))
     ;
