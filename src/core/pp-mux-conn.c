@@ -398,6 +398,10 @@ on_connect (PpMux *mux, PpTupleState *ts, GBytes *payload)
     return pp__mux_violation (mux, ts, why);
   if (by_name)
     name_str = g_ascii_strdown ((const char *) name, (gssize) len);
+  /* A client that respects our HELLO never gets here; one that ignores our
+   * CLOSE(7)s would otherwise pile up refused connections. */
+  if (mux->stats.sockets >= mux->cfg.max_sockets + mux->cfg.max_connecting)
+    return pp__mux_violation (mux, NULL, "connections far beyond HELLO's max sockets");
 
   conn = conn_new (mux, ts, name_str, NULL);
   maybe_owe_credit (mux, ts);  /* a debt left in the tombstone */

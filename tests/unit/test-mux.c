@@ -402,6 +402,37 @@ test_slow_reader (void)
   pp_harness_free (h);
 }
 
+/* A client that ignores HELLO's max sockets and never answers CLOSE(7)
+ * cannot pile up refused connections on the host: the session ends. */
+static void
+test_unanswered_refusals (void)
+{
+  PpMuxConfig hcfg;
+  PpHarness *h;
+  uint8_t msg[PP_HEADER_SIZE];
+
+  pp_mux_config_init (&hcfg);
+  hcfg.max_sockets = 2;
+  hcfg.max_connecting = 2;
+  h = pp_harness_new (NULL, &hcfg, PP_HARNESS_FIFO, 1);
+  h->policy = PP_HARNESS_DEFER;
+  pp_harness_connect (h);
+  for (uint16_t i = 0; i < 5; i++)
+    {
+      PpPacket p = { 0 };
+
+      pp_harness_tuple (&p.tuple, (uint16_t) (50000 + i), 80);
+      p.event = PP_EV_CONNECT;
+      p.total_chunks = 1;
+      g_assert_cmpuint (pp_packet_encode (&p, msg, sizeof msg), ==, sizeof msg);
+      pp_harness_inject (h, &h->host, msg, sizeof msg);
+      g_assert_cmpint (h->host.failed, ==, i == 4);
+    }
+  g_assert_cmpuint (h->host.end_reason, ==, PP_GOAWAY_PROTOCOL);
+  g_assert_cmpuint (h->host.mux->stats.sockets, ==, 0);
+  pp_harness_free (h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -422,5 +453,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mux/session/transport-lost", test_transport_lost);
   g_test_add_func ("/mux/session/ping", test_ping);
   g_test_add_func ("/mux/credit/slow-reader", test_slow_reader);
+  g_test_add_func ("/mux/caps/unanswered-refusals", test_unanswered_refusals);
   return g_test_run ();
 }
