@@ -6,7 +6,9 @@
 
 # Debian 12 packages the build and the tests need; extend this list, nothing else.
 DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev libglib2.0-dev \
-                python3 curl socat netcat-openbsd
+                python3 curl socat netcat-openbsd \
+                libsoup-3.0-dev libjson-glib-dev libhiredis-dev redis-server stun-client openssl \
+                libnice-dev libssl-dev libusrsctp-dev chromium
 
 BUILD_DIR    ?= build
 ASAN_DIR     ?= build-asan
