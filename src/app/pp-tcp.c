@@ -152,17 +152,19 @@ pp_tcp_conn_log_reset (PpTcpConn *c, PpMuxConn *mc, uint8_t reason, const char *
 void
 pp_tcp_conn_abort (PpTcpConn *c, PpCloseReason reason, const char *detail)
 {
+  /* @detail may belong to the owner, which finish() frees. */
+  g_autofree char *why = g_strdup (detail ? detail : "");
   PpMuxConn *mc;
 
   if (c->dead)
     return;
   pp_tcp_conn_ref (c);
   mc = pp_tcp_conn_steal_mc (c);
-  pp_tcp_conn_log_reset (c, mc, reason, detail ? detail : "");
+  pp_tcp_conn_log_reset (c, mc, reason, why);
   /* RST first: no byte may reach the app after the decision. */
   pp_tcp_conn_finish (c, FALSE);
   if (mc)
-    pp_mux_conn_abort (mc, reason, detail);
+    pp_mux_conn_abort (mc, reason, why);
   pp_tcp_conn_unref (c);
 }
 

@@ -800,6 +800,39 @@ test_service_reset (void)
   service_free (svc);
 }
 
+/* A port nobody listens on: bound, then closed. */
+static uint16_t
+closed_port (void)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof sin;
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
+  close (fd);
+  return ntohs (sin.sin_port);
+}
+
+/* The host's connect fails: CLOSE(2), and the app sees a reset.  (The
+ * reason's detail belongs to the connector, which is gone by then: this
+ * once read freed memory.) */
+static void
+test_connect_failed (void)
+{
+  Stack *s = stack_new ();
+  uint16_t port = closed_port ();
+  g_autofree char *target = g_strdup_printf ("127.0.0.1:%u", port);
+  App *a;
+
+  stack_allow (s, target);
+  a = app_new (stack_map (s, target, NULL), 100, FALSE, FALSE);
+  assert_reset (a);
+  app_free (a);
+  g_assert_true (pp_test_wait_until (NULL, stack_idle, s, WAIT_MS));
+  stack_free (s);
+}
+
 static gboolean
 app_received_some (gpointer data)
 {
@@ -1047,6 +1080,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tunnel/mem/slow-reader", test_slow_reader);
   g_test_add_func ("/tunnel/mem/refused-is-reset", test_refused);
   g_test_add_func ("/tunnel/mem/service-reset-is-reset", test_service_reset);
+  g_test_add_func ("/tunnel/mem/connect-failed-is-reset", test_connect_failed);
   g_test_add_func ("/tunnel/mem/severed-is-reset", test_transport_severed);
   g_test_add_func ("/tunnel/mem/deny-revokes", test_revoke);
   g_test_add_func ("/tunnel/mem/unmap-closes", test_unmap);
