@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * pp-cli: what every `peerport` subcommand shares — the dispatch table entry,
+ * sysexits-style exit codes (DESIGN §7) and the one-line error format
+ * `peerport: context: message`.  Subcommands live in pp-cmd-<name>.c.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+enum
+{
+  PP_EXIT_OK = 0,
+  PP_EXIT_USAGE = 64,
+  PP_EXIT_NOINPUT = 66,      /* a file named on the command line cannot be read */
+  PP_EXIT_EXPIRED = 68,      /* unknown or expired session */
+  PP_EXIT_UNAVAILABLE = 69,  /* peer, path or listening address unavailable */
+  PP_EXIT_TEMPFAIL = 75,
+  PP_EXIT_PROTOCOL = 76,
+  PP_EXIT_DECLINED = 77,
+};
+
+typedef struct
+{
+  const char *name;
+  const char *summary;
+  int (*run) (int argc, char **argv); /* argv[0] is the subcommand's name */
+} PpCommand;
+
+/* Prints "peerport: @context: message" to stderr. */
+void pp_cli_error (const char *context, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+int pp_cmd_signal (int argc, char **argv);
+
+G_END_DECLS
