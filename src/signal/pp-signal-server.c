@@ -42,6 +42,7 @@ struct _PpSignalServer
   guint n_polls;
   RateLimit create_limit, join_limit;
   GHashTable *by_code; /* GINT_TO_POINTER (status) → count */
+  GQueue created;      /* int64_t expiry (ms) of sessions created here, oldest first */
   guint64 polls_total, polls_woken, polls_timed_out, rate_limited;
   gboolean closing;
   GSocketAddress *embedded_addr; /* where to listen while sessions are pending */
@@ -800,6 +801,29 @@ check_rate (Req *r, RateLimit *limit, const char *what)
   return FALSE;
 }
 
+/* The longest a session can live: waiting, deciding, connecting, linger. */
+static int64_t
+session_lifetime_ms (PpSignalServer *srv)
+{
+  const PpSignalTtl *t = &srv->opt.ttl;
+
+  return t->waiting_ms + t->decide_ms + t->connect_ms + t->linger_ms;
+}
+
+/* Sessions created here that may still live.  A store that cannot count
+ * cheaply (Redis, shared by several instances) is capped per instance by
+ * this upper bound instead. */
+static guint
+created_recently (PpSignalServer *srv)
+{
+  int64_t now = now_ms (srv);
+  int64_t *expiry;
+
+  while ((expiry = g_queue_peek_head (&srv->created)) != NULL && *expiry <= now)
+    g_free (g_queue_pop_head (&srv->created));
+  return srv->created.length;
+}
+
 static gboolean
 under_session_cap (PpSignalServer *srv)
 {
@@ -807,10 +831,19 @@ under_session_cap (PpSignalServer *srv)
   int64_t total = 0;
 
   if (!pp_signal_store_count (srv->store, counts))
-    return TRUE;
+    return created_recently (srv) < srv->opt.max_sessions;
   for (guint i = 0; i < PP_SIGNAL_N_STATUS; i++)
     total += counts[i];
   return total < (int64_t) srv->opt.max_sessions;
+}
+
+static void
+note_created (PpSignalServer *srv)
+{
+  int64_t *expiry = g_new (int64_t, 1);
+
+  *expiry = now_ms (srv) + session_lifetime_ms (srv);
+  g_queue_push_tail (&srv->created, expiry);
 }
 
 static void
@@ -841,6 +874,7 @@ handle_create (PpSignalServer *srv, SoupServerMessage *msg)
       req_error (r, SOUP_STATUS_SERVICE_UNAVAILABLE, "too many sessions on this server");
       return;
     }
+  note_created (srv);
   pp_signal_new_id (r->id);
   pp_signal_new_token (r->token);
   req_read (r);
@@ -1289,6 +1323,7 @@ pp_signal_server_free (PpSignalServer *srv)
   g_object_unref (srv->soup);
   g_hash_table_unref (srv->polls);
   g_hash_table_unref (srv->by_code);
+  g_queue_clear_full (&srv->created, g_free);
   g_hash_table_unref (srv->create_limit.buckets);
   g_hash_table_unref (srv->join_limit.buckets);
   g_ptr_array_unref (srv->opt.trusted_proxies);

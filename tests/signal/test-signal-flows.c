@@ -699,6 +699,32 @@ test_limits (Fixture *f, gconstpointer data)
 }
 
 static void
+tweak_session_cap (PpSignalServerOptions *o)
+{
+  o->max_sessions = 2;
+}
+
+static void
+session_cap_setup (Fixture *f, gconstpointer data)
+{
+  setup_with (f, data, tweak_session_cap);
+}
+
+/* The cap holds with either store (with Redis: per instance). */
+static void
+test_session_cap (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PpHttpReply) over = NULL;
+
+  SKIP_IF_NO_SERVER (f);
+  create (f);
+  create (f);
+  over = call (f, TRUE, "POST", "/session", NULL,
+               "{\"host\":\"laptop\",\"fingerprint\":\"" FP_H "\"}");
+  assert_error (over, 503, "too many sessions");
+}
+
+static void
 test_cors_health_metrics (Fixture *f, gconstpointer data)
 {
   g_autoptr (PpHttpReply) opt = NULL, h = NULL, m = NULL;
@@ -818,6 +844,10 @@ main (int argc, char **argv)
           g_test_add (p, Fixture, modes[m].cfg, fixture_setup, flows[i].fn, fixture_teardown);
         }
       g_test_add (lp, Fixture, modes[m].cfg, limits_setup, test_limits, fixture_teardown);
+      g_free (lp);
+      lp = g_strdup_printf ("/signal/integration/%s/session-cap", modes[m].name);
+      g_test_add (lp, Fixture, modes[m].cfg, session_cap_setup, test_session_cap,
+                  fixture_teardown);
       g_free (lp);
       lp = g_strdup_printf ("/signal/integration/%s/oversize-and-slowloris", modes[m].name);
       g_test_add (lp, Fixture, modes[m].cfg, timeouts_setup, test_oversize_and_slowloris,
