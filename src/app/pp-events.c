@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-struct _PpEvent
+struct _PpJsonEvent
 {
   GString *line;
 };
@@ -50,17 +50,17 @@ pp_json_escape_append (GString *out, const uint8_t *s, size_t len)
 }
 
 static void
-add_key (PpEvent *ev, const char *key)
+add_key (PpJsonEvent *ev, const char *key)
 {
   g_string_append (ev->line, ",\"");
   pp_json_escape_append (ev->line, (const uint8_t *) key, strlen (key));
   g_string_append (ev->line, "\":");
 }
 
-PpEvent *
+PpJsonEvent *
 pp_event_new (const char *type, int64_t unix_time_us)
 {
-  PpEvent *ev = g_new0 (PpEvent, 1);
+  PpJsonEvent *ev = g_new0 (PpJsonEvent, 1);
   g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (unix_time_us / G_USEC_PER_SEC);
 
   ev->line = g_string_new ("{\"event\":\"");
@@ -76,7 +76,7 @@ pp_event_new (const char *type, int64_t unix_time_us)
 }
 
 void
-pp_event_add_bytes (PpEvent *ev, const char *key, const uint8_t *value, size_t len)
+pp_event_add_bytes (PpJsonEvent *ev, const char *key, const uint8_t *value, size_t len)
 {
   add_key (ev, key);
   if (value == NULL)
@@ -90,20 +90,20 @@ pp_event_add_bytes (PpEvent *ev, const char *key, const uint8_t *value, size_t l
 }
 
 void
-pp_event_add_string (PpEvent *ev, const char *key, const char *value)
+pp_event_add_string (PpJsonEvent *ev, const char *key, const char *value)
 {
   pp_event_add_bytes (ev, key, (const uint8_t *) value, value ? strlen (value) : 0);
 }
 
 void
-pp_event_add_int (PpEvent *ev, const char *key, int64_t value)
+pp_event_add_int (PpJsonEvent *ev, const char *key, int64_t value)
 {
   add_key (ev, key);
   g_string_append_printf (ev->line, "%" G_GINT64_FORMAT, value);
 }
 
 void
-pp_event_add_double (PpEvent *ev, const char *key, double value)
+pp_event_add_double (PpJsonEvent *ev, const char *key, double value)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
@@ -117,14 +117,14 @@ pp_event_add_double (PpEvent *ev, const char *key, double value)
 }
 
 void
-pp_event_add_bool (PpEvent *ev, const char *key, gboolean value)
+pp_event_add_bool (PpJsonEvent *ev, const char *key, gboolean value)
 {
   add_key (ev, key);
   g_string_append (ev->line, value ? "true" : "false");
 }
 
 char *
-pp_event_finish (PpEvent *ev)
+pp_event_finish (PpJsonEvent *ev)
 {
   char *line;
 

@@ -15,17 +15,17 @@ G_BEGIN_DECLS
 
 /* One event being built: pp_event_new ("socket-closed"), fields, then
  * pp_event_finish () for the line (with '\n'). */
-typedef struct _PpEvent PpEvent;
+typedef struct _PpJsonEvent PpJsonEvent;
 
-PpEvent *pp_event_new (const char *type, int64_t unix_time_us);
-void pp_event_add_string (PpEvent *ev, const char *key, const char *value);
+PpJsonEvent *pp_event_new (const char *type, int64_t unix_time_us);
+void pp_event_add_string (PpJsonEvent *ev, const char *key, const char *value);
 /* Bytes that may be anything (a peer's name, a CLOSE detail). */
-void pp_event_add_bytes (PpEvent *ev, const char *key, const uint8_t *value, size_t len);
-void pp_event_add_int (PpEvent *ev, const char *key, int64_t value);
-void pp_event_add_double (PpEvent *ev, const char *key, double value);
-void pp_event_add_bool (PpEvent *ev, const char *key, gboolean value);
+void pp_event_add_bytes (PpJsonEvent *ev, const char *key, const uint8_t *value, size_t len);
+void pp_event_add_int (PpJsonEvent *ev, const char *key, int64_t value);
+void pp_event_add_double (PpJsonEvent *ev, const char *key, double value);
+void pp_event_add_bool (PpJsonEvent *ev, const char *key, gboolean value);
 /* Returns the line (transfer full) and frees @ev. */
-char *pp_event_finish (PpEvent *ev);
+char *pp_event_finish (PpJsonEvent *ev);
 
 /* JSON string body for @len bytes: UTF-8 kept, invalid bytes as U+FFFD,
  * controls as \uXXXX.  Appends to @out without quotes. */

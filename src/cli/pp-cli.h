@@ -33,5 +33,7 @@ typedef struct
 void pp_cli_error (const char *context, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
 int pp_cmd_signal (int argc, char **argv);
+int pp_cmd_host (int argc, char **argv);
+int pp_cmd_join (int argc, char **argv);
 
 G_END_DECLS

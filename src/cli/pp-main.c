@@ -11,6 +11,10 @@
 #include "cli/pp-cli.h"
 
 static const PpCommand commands[] = {
+#ifdef PP_HAVE_WEBRTC
+  { "host", "share TCP services with a peer (creates a join URL)", pp_cmd_host },
+  { "join", "reach a host's services through local listeners", pp_cmd_join },
+#endif
   { "signal", "run a signaling server (HTTP long polls, STUN)", pp_cmd_signal },
 };
 

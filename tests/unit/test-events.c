@@ -13,7 +13,7 @@
 static void
 test_line (void)
 {
-  PpEvent *ev = pp_event_new ("socket-closed", T0);
+  PpJsonEvent *ev = pp_event_new ("socket-closed", T0);
   g_autofree char *line = NULL;
 
   pp_event_add_int (ev, "id", 7);
