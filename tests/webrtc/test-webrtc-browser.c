@@ -52,6 +52,7 @@ typedef struct
   uint8_t *seen;
   uint64_t rx_dups;
   uint8_t *chunk;
+  char *browser_state;          /* the page's last report of its echo queue */
 } Browser;
 
 static uint64_t
@@ -230,7 +231,12 @@ handle (Conn *c, const char *method, const char *path, const char *body)
       respond (c, reply ? "200 OK" : "204 No Content", "text/plain", reply ? reply : "");
       return;
     }
-  if (strcmp (path, "/log") == 0)
+  if (strcmp (path, "/state") == 0)
+    {
+      g_free (b->browser_state);
+      b->browser_state = g_strdup (body);
+    }
+  else if (strcmp (path, "/log") == 0)
     {
       g_test_message ("browser: %s", body);
       if (strcmp (body, "extra closed") == 0)
@@ -518,6 +524,7 @@ browser_free (Browser *b)
   g_free (b->answer);
   g_free (b->browser_sdp);
   g_free (b->reason);
+  g_free (b->browser_state);
   g_free (b->seen);
   g_free (b->chunk);
   g_free (b);
@@ -544,6 +551,31 @@ bulk_back (gpointer data)
 {
   Browser *b = data;
   return b->rx_bytes >= BULK || b->closed;
+}
+
+/* Waits for the echo of the bulk transfer, saying every 10 s how far both
+ * sides are; a stall prints both sides' state on stderr before failing. */
+static void
+wait_bulk (Browser *b)
+{
+  for (int waited = 0; waited < 300; waited += 10)
+    {
+      g_autofree char *sctp = NULL;
+      if (pp_test_wait_until (NULL, bulk_back, b, 10000))
+        return;
+      sctp = pp_webrtc_transport_describe (b->t);
+      g_test_message ("after %d s: sent %" G_GUINT64_FORMAT " of %u chunks, %" G_GUINT64_FORMAT
+                      " bytes back, %zu buffered; %s; browser: %s", waited + 10, b->tx_seq,
+                      BULK / CHUNK, b->rx_bytes, pp_transport_get_buffered_amount (b->t), sctp,
+                      b->browser_state ? b->browser_state : "no report");
+      if (waited + 10 >= 300)
+        g_printerr ("bulk transfer stalled: sent %" G_GUINT64_FORMAT " of %u chunks, %"
+                    G_GUINT64_FORMAT " bytes back, %zu buffered; %s; browser: %s\n",
+                    b->tx_seq, BULK / CHUNK, b->rx_bytes,
+                    pp_transport_get_buffered_amount (b->t), sctp,
+                    b->browser_state ? b->browser_state : "no report");
+    }
+  g_assert_not_reached ();
 }
 
 static void
@@ -601,7 +633,7 @@ test_interop (gconstpointer data)
 
   b->bulk = TRUE;
   pump (b);
-  g_assert_true (pp_test_wait_until (NULL, bulk_back, b, 300000));
+  wait_bulk (b);
   g_assert_false (b->closed);
   g_assert_cmpuint (b->rx_bytes, ==, BULK);
   g_assert_cmpuint (b->rx_dups, ==, 0);

@@ -39,6 +39,12 @@ struct sctp_sockstat
 #define MAX_MESSAGE (16 * 1024 * 1024)
 #define BUFFER_SPACE (4 * 1024 * 1024)
 #define MIN_IN_FLIGHT (64 * 1024)
+/* The stall watchdog (see kick()): no acknowledgement for this long with
+ * data outstanding and the peer's window open; each kick lowers the path MTU
+ * by KICK_STEP, never below KICK_FLOOR. */
+#define STALL_US (3 * G_USEC_PER_SEC)
+#define KICK_STEP 8
+#define KICK_FLOOR 1100
 
 struct _PpSctp
 {
@@ -64,6 +70,11 @@ struct _PpSctp
   guint dcep_acks;
   guint dcep_refused;
   guint peer_resets;
+  uint16_t remote_port;         /* for SCTP_PEER_ADDR_PARAMS after the start */
+  guint heartbeat_ms;
+  size_t mtu;                   /* the path MTU we set last */
+  gint64 progress_us;           /* when usrsctp's send buffer last shrank */
+  guint kicks;
 };
 
 static struct
@@ -240,18 +251,19 @@ conn_addr (PpSctp *s, uint16_t port)
   return a;
 }
 
+/* @demand sends a heartbeat at once, which also runs usrsctp's output path. */
 static void
-set_path (PpSctp *s, uint16_t remote_port, size_t mtu, guint heartbeat_ms)
+set_path (PpSctp *s, gboolean demand)
 {
   struct sctp_paddrparams spp;
-  struct sockaddr_conn remote = conn_addr (s, remote_port);
+  struct sockaddr_conn remote = conn_addr (s, s->remote_port);
 
   memset (&spp, 0, sizeof spp);
   memcpy (&spp.spp_address, &remote, sizeof remote);
-  spp.spp_flags = SPP_PMTUD_DISABLE | SPP_HB_ENABLE;
+  spp.spp_flags = SPP_PMTUD_DISABLE | SPP_HB_ENABLE | (demand ? SPP_HB_DEMAND : 0);
   /* usrsctp 0.9.5 adds the 12-byte common header on top of the AF_CONN path MTU. */
-  spp.spp_pathmtu = (uint32_t) mtu - 12;
-  spp.spp_hbinterval = heartbeat_ms;
+  spp.spp_pathmtu = (uint32_t) s->mtu - 12;
+  spp.spp_hbinterval = s->heartbeat_ms;
   setopt (s, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &spp, sizeof spp, "path MTU");
 }
 
@@ -369,7 +381,10 @@ pp_sctp_start (PpSctp *s, uint16_t local_port, uint16_t remote_port, size_t mtu,
       shut_down (s);
       return FALSE;
     }
-  set_path (s, remote_port, mtu, heartbeat_ms);
+  s->remote_port = remote_port;
+  s->mtu = mtu;
+  s->heartbeat_ms = heartbeat_ms;
+  set_path (s, FALSE);
   process (s);
   return TRUE;
 }
@@ -413,9 +428,12 @@ refresh_in_usrsctp (PpSctp *s)
   struct sctp_sockstat st = { .ss_assoc_id = SCTP_FUTURE_ASSOC };
   socklen_t len = sizeof st;
 
-  if (s->sock != NULL
-      && usrsctp_getsockopt (s->sock, IPPROTO_SCTP, SCTP_GET_SNDBUF_USE, &st, &len) == 0)
-    s->in_usrsctp = st.ss_total_sndbuf;
+  if (s->sock == NULL
+      || usrsctp_getsockopt (s->sock, IPPROTO_SCTP, SCTP_GET_SNDBUF_USE, &st, &len) != 0)
+    return;
+  if (st.ss_total_sndbuf < s->in_usrsctp)
+    s->progress_us = g_get_monotonic_time ();
+  s->in_usrsctp = st.ss_total_sndbuf;
 }
 
 static size_t
@@ -454,6 +472,8 @@ flush (PpSctp *s)
         }
       g_queue_pop_head (&s->queue);
       s->queued_bytes -= len;
+      if (s->in_usrsctp == 0)
+        s->progress_us = g_get_monotonic_time ();   /* the wait for an ack starts now */
       s->in_usrsctp += MAX (len, 1);
       g_bytes_unref (b);
     }
@@ -497,6 +517,8 @@ pp_sctp_get_info (PpSctp *s, PpSctpInfo *out)
   memset (out, 0, sizeof *out);
   memset (&st, 0, sizeof st);
   out->in_usrsctp = s->in_usrsctp;
+  out->queued = s->queued_bytes;
+  out->stall_kicks = s->kicks;
   out->dcep_acks_received = s->dcep_acks;
   out->dcep_opens_refused = s->dcep_refused;
   out->streams_reset_by_peer = s->peer_resets;
@@ -505,6 +527,10 @@ pp_sctp_get_info (PpSctp *s, PpSctpInfo *out)
   out->cwnd = st.sstat_primary.spinfo_cwnd;
   out->srtt_ms = st.sstat_primary.spinfo_srtt;
   out->mtu = st.sstat_primary.spinfo_mtu;
+  out->peer_rwnd = st.sstat_rwnd;
+  out->unacked = st.sstat_unackdata;
+  out->pending = st.sstat_penddata;
+  out->state = st.sstat_state;
   out->valid = TRUE;
 }
 
@@ -712,6 +738,32 @@ read_all (PpSctp *s)
     }
 }
 
+/* usrsctp can stop retransmitting for good: chunks outstanding, flight above
+ * cwnd, no T3-rtx timer armed, while heartbeats keep the association alive
+ * (sctplab/usrsctp#750; seen here against Chromium under CPU load).  No
+ * socket option re-arms T3, but lowering the path MTU marks every full-size
+ * outstanding chunk for retransmission and takes it out of the flight, and a
+ * demanded heartbeat runs the output path that resends them and arms T3.  A
+ * spurious kick costs one window of retransmissions. */
+static void
+check_stall (PpSctp *s)
+{
+  PpSctpInfo info;
+
+  if (!s->open || s->closed || s->in_usrsctp == 0
+      || g_get_monotonic_time () - s->progress_us < STALL_US)
+    return;
+  s->progress_us = g_get_monotonic_time ();
+  pp_sctp_get_info (s, &info);
+  if (!info.valid || info.peer_rwnd < MIN_IN_FLIGHT || s->mtu < KICK_FLOOR + KICK_STEP)
+    return;   /* the peer's window is shut (not our stall), or we gave all we can */
+  s->mtu -= KICK_STEP;
+  s->kicks++;
+  g_debug ("SCTP: no acknowledgement for %d s with %zu bytes outstanding: resending "
+           "(path MTU now %zu)", (int) (STALL_US / G_USEC_PER_SEC), s->in_usrsctp, s->mtu);
+  set_path (s, TRUE);
+}
+
 static void
 process (PpSctp *s)
 {
@@ -724,6 +776,7 @@ process (PpSctp *s)
   if (s->in_usrsctp > 0 && g_queue_is_empty (&s->queue))
     refresh_in_usrsctp (s);   /* SACKs shrink it; flush() refreshes it otherwise */
   flush (s);
+  check_stall (s);
   if (!s->closed && s->cb.drained_cb != NULL)
     s->cb.drained_cb (s->user_data);
   if (--s->depth == 0 && s->free_pending)

@@ -40,6 +40,12 @@ typedef struct
   uint32_t mtu;
   gboolean valid;
   size_t in_usrsctp;            /* bytes handed to usrsctp, not yet acknowledged */
+  size_t queued;                /* bytes in our queue, not yet handed to usrsctp */
+  uint32_t peer_rwnd;           /* the peer's advertised receive window */
+  uint32_t unacked;             /* DATA chunks sent, not yet acknowledged */
+  uint32_t pending;             /* DATA chunks waiting to be sent */
+  int32_t state;                /* SCTP_ESTABLISHED etc. */
+  guint stall_kicks;            /* times the stall watchdog resent (pp-sctp.c) */
   guint dcep_acks_received;     /* ACKs for OPENs we sent (tests only send them) */
   guint dcep_opens_refused;     /* OPENs on streams other than 0, answered with a reset */
   guint streams_reset_by_peer;  /* incoming streams other than 0 the peer reset */

@@ -263,6 +263,9 @@ dtls_connected_cb (gpointer data)
 
   if (pp_ice_get_selected_pair (w->ice, pair, sizeof pair, &loopback))
     g_debug ("selected pair: %s", pair);
+  /* Only a pair of loopback addresses: Chromium never gathers those, and it
+   * drops SCTP packets above ~1200 bytes even between two addresses of one
+   * machine (tried: the association stalls at once). */
   w->sctp_mtu = w->cfg.sctp_mtu ? w->cfg.sctp_mtu
                                 : loopback ? PP_SCTP_MTU_LOOPBACK : PP_SCTP_MTU_DEFAULT;
   if (!pp_sctp_start (w->sctp, PP_SCTP_PORT, w->remote.sctp_port, w->sctp_mtu, hb, &error))
@@ -600,6 +603,26 @@ const uint8_t *
 pp_webrtc_transport_get_local_fingerprint (PpTransport *t)
 {
   return pp_dtls_cert_get_fingerprint (wt_cast (t)->cert);
+}
+
+char *
+pp_webrtc_transport_describe (PpTransport *t)
+{
+  PpWebrtcTransport *w = wt_cast (t);
+  PpSctpInfo info;
+
+  if (w->sctp == NULL)
+    return g_strdup ("SCTP not started");
+  pp_sctp_get_info (w->sctp, &info);
+  if (!info.valid)
+    return g_strdup_printf ("SCTP: no association (queued %zu)", info.queued);
+  return g_strdup_printf ("SCTP state %d: queued %zu, in usrsctp %zu, cwnd %u, peer rwnd %u, "
+                          "%u chunks unacked, %u pending, srtt %u ms, mtu %u, %u stall kicks; "
+                          "%" G_GUINT64_FORMAT " messages sent, %" G_GUINT64_FORMAT
+                          " received", info.state, info.queued, info.in_usrsctp, info.cwnd,
+                          info.peer_rwnd, info.unacked, info.pending, info.srtt_ms, info.mtu,
+                          info.stall_kicks,
+                          w->messages_sent, w->messages_received);
 }
 
 void

@@ -61,6 +61,8 @@ gboolean pp_webrtc_transport_set_remote_description (PpTransport *t, const char 
 gboolean pp_webrtc_transport_add_remote_candidate (PpTransport *t, const char *candidate);
 /* The SCTP path MTU in use (0 before the association starts). */
 guint pp_webrtc_transport_get_sctp_mtu (PpTransport *t);
+/* One line on the SCTP association's queues and windows, for logs. */
+char *pp_webrtc_transport_describe (PpTransport *t);
 const uint8_t *pp_webrtc_transport_get_local_fingerprint (PpTransport *t);
 
 /* Tests: drop every datagram in and out, as if the peer vanished. */
