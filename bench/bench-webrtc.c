@@ -338,6 +338,7 @@ static void
 child_setup (gpointer data)
 {
   setpgid (0, 0);
+  prctl (PR_SET_PDEATHSIG, SIGKILL);   /* a benchmark killed midway takes Chromium along */
 }
 
 /* Returns Mbit/s, or 0 when Chromium is missing or failed. */

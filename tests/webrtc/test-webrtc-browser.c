@@ -381,6 +381,7 @@ static void
 child_setup (gpointer data)
 {
   setpgid (0, 0);   /* its own group, so teardown can kill every helper process */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);   /* a test killed by its timeout takes Chromium along */
 }
 
 static void
