@@ -123,6 +123,13 @@ pp_event_add_bool (PpJsonEvent *ev, const char *key, gboolean value)
   g_string_append (ev->line, value ? "true" : "false");
 }
 
+void
+pp_event_add_null (PpJsonEvent *ev, const char *key)
+{
+  add_key (ev, key);
+  g_string_append (ev->line, "null");
+}
+
 char *
 pp_event_finish (PpJsonEvent *ev)
 {

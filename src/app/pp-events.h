@@ -24,6 +24,7 @@ void pp_event_add_bytes (PpJsonEvent *ev, const char *key, const uint8_t *value,
 void pp_event_add_int (PpJsonEvent *ev, const char *key, int64_t value);
 void pp_event_add_double (PpJsonEvent *ev, const char *key, double value);
 void pp_event_add_bool (PpJsonEvent *ev, const char *key, gboolean value);
+void pp_event_add_null (PpJsonEvent *ev, const char *key);
 /* Returns the line (transfer full) and frees @ev. */
 char *pp_event_finish (PpJsonEvent *ev);
 

@@ -17,6 +17,16 @@ static const char *const pp_session_goaway_names[] = {
   "normal", "protocol error", "incompatible", "resources",
 };
 
+static PpSessionOutputFunc pp_session_output_func;
+static gpointer pp_session_output_data;
+
+static void
+pp_session_output (gboolean before)
+{
+  if (pp_session_output_func != NULL)
+    pp_session_output_func (before, pp_session_output_data);
+}
+
 char *
 pp_session_escape (const char *text)
 {
@@ -94,7 +104,7 @@ pp_session_end (PpSession *s, int exit_code)
       return;
     }
   t = pp_tunnel_get_transport (s->tun);
-  pp_tunnel_goaway (s->tun, PP_GOAWAY_NORMAL, "session ended");
+  pp_tunnel_goaway (s->tun, PP_GOAWAY_NORMAL, "quit");
   if (pp_transport_get_state (t) == PP_TRANSPORT_CLOSED)
     {
       pp_session_quit (s);
@@ -142,6 +152,10 @@ pp_session_clear (PpSession *s)
     g_source_remove (s->grace);
   g_source_remove (s->sigint);
   g_source_remove (s->sigterm);
+  /* The session is over and its exit code decided: a late Ctrl-C or SIGTERM
+   * must not turn it into a death by signal. */
+  signal (SIGINT, SIG_IGN);
+  signal (SIGTERM, SIG_IGN);
   g_clear_object (&s->cancel);
   g_clear_pointer (&s->loop, g_main_loop_unref);
 }
@@ -153,11 +167,13 @@ pp_session_say (PpSession *s, const char *fmt, ...)
 
   if (s->json)
     return;
+  pp_session_output (TRUE);
   va_start (ap, fmt);
   vfprintf (stdout, fmt, ap);
   va_end (ap);
   fputc ('\n', stdout);
   fflush (stdout);
+  pp_session_output (FALSE);
 }
 
 void
@@ -181,24 +197,46 @@ pp_session_state (PpSession *s, const char *state, const char *detail)
   pp_session_emit (s, ev);
 }
 
+static void
+pp_session_error_line (PpSession *s, int exit_code, const char *msg)
+{
+  PpJsonEvent *ev;
+
+  pp_session_output (TRUE);
+  fprintf (stderr, "peerport: %s: %s\n", s->context, msg);
+  pp_session_output (FALSE);
+  ev = pp_event_new ("error", g_get_real_time ());
+  pp_event_add_string (ev, "context", s->context);
+  pp_event_add_string (ev, "message", msg);
+  pp_event_add_int (ev, "exit", exit_code);
+  pp_session_emit (s, ev);
+}
+
+void
+pp_session_warn (PpSession *s, int exit_code, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  if (!s->ending)
+    pp_session_error_line (s, exit_code, msg);
+}
+
 void
 pp_session_fail (PpSession *s, int exit_code, const char *fmt, ...)
 {
   va_list ap;
   g_autofree char *msg = NULL;
-  PpJsonEvent *ev;
 
   va_start (ap, fmt);
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
   if (s->ending)
     return;
-  fprintf (stderr, "peerport: %s: %s\n", s->context, msg);
-  ev = pp_event_new ("error", g_get_real_time ());
-  pp_event_add_string (ev, "context", s->context);
-  pp_event_add_string (ev, "message", msg);
-  pp_event_add_int (ev, "exit", exit_code);
-  pp_session_emit (s, ev);
+  pp_session_error_line (s, exit_code, msg);
   pp_session_end (s, exit_code);
 }
 
@@ -207,6 +245,7 @@ pp_session_ready (PpSession *s)
 {
   PpTransportStats st;
 
+  s->opened = TRUE;
   pp_transport_get_stats (pp_tunnel_get_transport (s->tun), &st);
   pp_session_state (s, "open", st.path);
   pp_session_say (s, "peerport: %s: tunnel open (%s)", s->context, st.path);
@@ -223,10 +262,35 @@ pp_session_goaway (PpSession *s, const PpTunnelEvent *ev)
   pp_event_add_string (e, "reason", reason);
   pp_event_add_string (e, "detail", ev->detail);
   pp_session_emit (s, e);
+  pp_session_output (TRUE);
   if (!s->json)
     fprintf (stderr, "peerport: %s: %s ended the session (%s%s%s)\n", s->context, who, reason,
              ev->detail[0] != '\0' ? ": " : "", ev->detail);
+  pp_session_output (FALSE);
   pp_session_end (s, PP_SESSION_EXIT_UNAVAILABLE);
+}
+
+char *
+pp_session_describe_close (const char *detail, gboolean have_turn, gboolean was_open)
+{
+  if (g_str_has_prefix (detail, "ICE: no candidate pair works"))
+    return g_strdup_printf ("no direct path to the peer (%s)%s", detail,
+                            have_turn ? ", not even through the TURN relay: check the --turn "
+                                        "server and its credentials"
+                                      : ": both sides are probably behind NATs that do not let "
+                                        "UDP through; add --turn turn:USER:PASS@HOST (a TURN "
+                                        "relay) on either side");
+  return g_strdup_printf (was_open ? "the connection to the peer closed: %s"
+                                   : "the connection could not be made: %s", detail);
+}
+
+static void
+pp_session_closed (PpSession *s, const char *detail)
+{
+  g_autofree char *why = pp_session_describe_close (detail, s->have_turn, s->opened);
+
+  pp_session_fail (s, PP_SESSION_EXIT_UNAVAILABLE, "%s", why);
+  pp_session_quit (s);
 }
 
 static void
@@ -253,9 +317,7 @@ pp_session_tunnel_cb (PpTunnel *tun, const PpTunnelEvent *ev, gpointer user_data
           pp_session_quit (s);
           return;
         }
-      pp_session_fail (s, PP_SESSION_EXIT_UNAVAILABLE, "the connection to the peer closed: %s",
-                       ev->detail);
-      pp_session_quit (s);
+      pp_session_closed (s, ev->detail);
       return;
     }
 }
@@ -274,4 +336,11 @@ pp_session_run (PpSession *s)
   if (!s->ending || s->grace != 0)
     g_main_loop_run (s->loop);
   return s->exit_code;
+}
+
+void
+pp_session_set_output_func (PpSessionOutputFunc func, gpointer user_data)
+{
+  pp_session_output_func = func;
+  pp_session_output_data = user_data;
 }

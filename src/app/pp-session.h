@@ -33,6 +33,8 @@ typedef struct
   int exit_code;
   gboolean ending;
   gboolean interrupted;
+  gboolean have_turn;    /* a TURN relay was configured (for the no-path message) */
+  gboolean opened;       /* the tunnel was open once */
   guint sigint, sigterm, grace;
 } PpSession;
 
@@ -43,6 +45,9 @@ void pp_session_clear (PpSession *s);
 void pp_session_say (PpSession *s, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 /* Prints @ev's line with --json, else drops it; takes @ev. */
 void pp_session_emit (PpSession *s, PpJsonEvent *ev);
+/* `peerport: CONTEXT: message` on stderr and an "error" event with @exit_code,
+ * without ending the session (a host with other peers goes on). */
+void pp_session_warn (PpSession *s, int exit_code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 /* "state" event plus, for a person, nothing (callers say it their way). */
 void pp_session_state (PpSession *s, const char *state, const char *detail);
 /* `peerport: CONTEXT: message` on stderr (and an "error" event), then the
@@ -62,5 +67,16 @@ char *pp_session_name (const char *flag, GError **error);
 
 /* @text with every byte outside printable ASCII as \xNN (for terminals). */
 char *pp_session_escape (const char *text);
+
+/* Why a transport closed, for a person: @detail as the transport said it,
+ * turned into advice when ICE found no path (naming --turn, or the TURN
+ * server when @have_turn).  @was_open: the tunnel had opened. */
+char *pp_session_describe_close (const char *detail, gboolean have_turn, gboolean was_open);
+
+/* A live status line (pp-console) gets out of the way of messages: @func
+ * runs with TRUE before pp-session prints a line (stdout or stderr) and with
+ * FALSE after.  Process-wide (one terminal); NULL removes it. */
+typedef void (*PpSessionOutputFunc) (gboolean before, gpointer user_data);
+void pp_session_set_output_func (PpSessionOutputFunc func, gpointer user_data);
 
 G_END_DECLS

@@ -43,6 +43,7 @@ struct _PpTcpClient
   gboolean accepting;
   GPtrArray *mappings;    /* of PpClientMapping, in creation order */
   guint next_id;
+  PpTcpObserver obs;
 };
 
 PpTcpClient *
@@ -173,6 +174,7 @@ pp_client_mapping_take (PpClientMapping *cm, int fd, const struct sockaddr_stora
   c = pp_tcp_conn_new (cm->cl->ep, pp_client_conn_free_cb, cm);
   g_hash_table_add (cm->conns, c);
   pp_tcp_conn_bind (c, mc);
+  pp_tcp_conn_observe (c, &cm->cl->obs, cm->id);
   pp_tcp_conn_attach_fd (c, fd);
 }
 
@@ -381,4 +383,11 @@ pp_tcp_client_count_sockets (PpTcpClient *cl)
   for (guint i = 0; i < cl->mappings->len; i++)
     n += g_hash_table_size (((PpClientMapping *) cl->mappings->pdata[i])->conns);
   return n;
+}
+
+void
+pp_tcp_client_set_observer (PpTcpClient *cl, PpTcpConnEventFunc func, gpointer user_data)
+{
+  cl->obs.func = func;
+  cl->obs.user_data = user_data;
 }

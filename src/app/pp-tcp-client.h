@@ -10,6 +10,7 @@
 #pragma once
 
 #include "app/pp-epoll-source.h"
+#include "app/pp-tcp.h"
 #include "core/pp-mux.h"
 
 G_BEGIN_DECLS
@@ -40,5 +41,8 @@ gboolean pp_tcp_client_nth_mapping (PpTcpClient *cl, guint i, guint *id, const c
 uint16_t pp_tcp_client_get_port (PpTcpClient *cl, guint id);
 /* Live app sockets of all mappings. */
 guint pp_tcp_client_count_sockets (PpTcpClient *cl);
+
+/* Every pump reports its opening and its end to @func (NULL: nobody). */
+void pp_tcp_client_set_observer (PpTcpClient *cl, PpTcpConnEventFunc func, gpointer user_data);
 
 G_END_DECLS

@@ -71,6 +71,7 @@ struct _PpTcpHost
   gboolean freeing;
   GArray *own;             /* of PpAddr */
   int64_t own_time;
+  PpTcpObserver obs;
 };
 
 static void pp_host_entry_lookup_next (PpTcpHost *host);
@@ -287,7 +288,11 @@ pp_host_entry_won (PpHostEntry *e, PpAttempt *at)
   if (pp_tcp_conn_is_dead (c))
     pp_sys_close_rst (fd);
   else
-    pp_tcp_conn_attach_fd (c, fd);
+    {
+      /* Opened before the fd: the first pump may already end it. */
+      pp_tcp_conn_opened (c);
+      pp_tcp_conn_attach_fd (c, fd);
+    }
   pp_tcp_conn_unref (c);
 }
 
@@ -552,6 +557,7 @@ pp_tcp_host_handle_request (PpTcpHost *host, PpMuxConn *mc)
   e->c = pp_tcp_conn_new (host->ep, pp_host_entry_free_cb, e);
   g_hash_table_add (host->entries, e);
   pp_tcp_conn_bind (e->c, mc);
+  pp_tcp_conn_observe (e->c, &host->obs, 0);
   if (pp_host_entry_check (e, &why) != PP_RULES_ALLOW)
     {
       g_autofree char *detail = g_strdup (why);
@@ -592,4 +598,11 @@ pp_tcp_host_revoke (PpTcpHost *host)
       pp_host_entry_fail (e, PP_CLOSE_REVOKED, detail);
     }
   return revoked;
+}
+
+void
+pp_tcp_host_set_observer (PpTcpHost *host, PpTcpConnEventFunc func, gpointer user_data)
+{
+  host->obs.func = func;
+  host->obs.user_data = user_data;
 }

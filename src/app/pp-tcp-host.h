@@ -10,6 +10,7 @@
 #pragma once
 
 #include "app/pp-epoll-source.h"
+#include "app/pp-tcp.h"
 #include "core/pp-mux.h"
 #include "core/pp-rules.h"
 
@@ -37,5 +38,9 @@ guint pp_tcp_host_revoke (PpTcpHost *host);
 
 /* Connections: connecting or pumping. */
 guint pp_tcp_host_count_sockets (PpTcpHost *host);
+
+/* Every CONNECT's pump reports its opening (the target accepted) and its
+ * end, refusals included, to @func (NULL: nobody). */
+void pp_tcp_host_set_observer (PpTcpHost *host, PpTcpConnEventFunc func, gpointer user_data);
 
 G_END_DECLS

@@ -35,6 +35,12 @@ struct _PpTcpConn
   uint64_t to_app;
   PpTcpConnFreeFunc free_func;
   gpointer owner_data;
+  PpTcpObserver *obs;      /* the owner's, or NULL */
+  uint64_t id;
+  guint via;
+  gboolean opened;
+  PpTuple tuple;           /* kept for CLOSED: the mux handle is gone by then */
+  char *name;
 };
 
 /* One buffer for every socket: a read is handed to the mux (which copies it)
@@ -57,8 +63,10 @@ pp_tcp_conn_is_dead (PpTcpConn *c)
 void
 pp_tcp_conn_unref (PpTcpConn *c)
 {
-  if (--c->ref_count == 0)
-    g_free (c);
+  if (--c->ref_count > 0)
+    return;
+  g_free (c->name);
+  g_free (c);
 }
 
 PpTcpConn *
@@ -79,6 +87,39 @@ pp_tcp_conn_bind (PpTcpConn *c, PpMuxConn *mc)
 {
   c->mc = mc;
   pp_mux_conn_set_user_data (mc, c);
+}
+
+void
+pp_tcp_conn_observe (PpTcpConn *c, PpTcpObserver *obs, guint via)
+{
+  g_return_if_fail (c->mc != NULL);
+  c->obs = obs;
+  c->via = via;
+  c->id = ++obs->next_id;
+  c->tuple = *pp_mux_conn_get_tuple (c->mc);
+  c->name = g_strdup (pp_mux_conn_get_name (c->mc));
+}
+
+static void
+pp_tcp_conn_notify (PpTcpConn *c, PpTcpConnEventType type, uint8_t reason, const char *detail)
+{
+  PpTcpConnEvent ev = {
+    .type = type, .id = c->id, .tuple = &c->tuple, .name = c->name, .via = c->via,
+    .opened = c->opened, .reason = reason, .detail = detail ? detail : "",
+    .bytes_in = c->to_app, .bytes_out = c->from_app,
+  };
+
+  if (c->obs && c->obs->func)
+    c->obs->func (&ev, c->obs->user_data);
+}
+
+void
+pp_tcp_conn_opened (PpTcpConn *c)
+{
+  if (c->dead || c->opened)
+    return;
+  c->opened = TRUE;
+  pp_tcp_conn_notify (c, PP_TCP_CONN_OPENED, PP_CLOSE_NORMAL, "");
 }
 
 PpMuxConn *
@@ -118,11 +159,13 @@ pp_tcp_conn_steal_mc (PpTcpConn *c)
   return mc;
 }
 
-/* The end: drops the socket (RST unless @graceful), tells the owner, and
- * releases the reference that kept @c alive. */
+/* The end: drops the socket (RST unless @reason is 0), tells the observer
+ * and the owner, and releases the reference that kept @c alive. */
 static void
-pp_tcp_conn_finish (PpTcpConn *c, gboolean graceful)
+pp_tcp_conn_finish (PpTcpConn *c, uint8_t reason, const char *detail)
 {
+  gboolean graceful = reason == PP_CLOSE_NORMAL;
+
   if (c->dead)
     return;
   c->dead = TRUE;
@@ -134,6 +177,7 @@ pp_tcp_conn_finish (PpTcpConn *c, gboolean graceful)
   else if (c->fd >= 0)
     pp_sys_close_rst (c->fd);
   c->fd = -1;
+  pp_tcp_conn_notify (c, PP_TCP_CONN_CLOSED, reason, detail);
   if (c->free_func)
     c->free_func (c, c->owner_data);
   pp_tcp_conn_unref (c);
@@ -162,7 +206,7 @@ pp_tcp_conn_abort (PpTcpConn *c, PpCloseReason reason, const char *detail)
   mc = pp_tcp_conn_steal_mc (c);
   pp_tcp_conn_log_reset (c, mc, reason, why);
   /* RST first: no byte may reach the app after the decision. */
-  pp_tcp_conn_finish (c, FALSE);
+  pp_tcp_conn_finish (c, reason == PP_CLOSE_NORMAL ? PP_CLOSE_RESET : reason, why);
   if (mc)
     pp_mux_conn_abort (mc, reason, why);
   pp_tcp_conn_unref (c);
@@ -191,7 +235,7 @@ pp_tcp_conn_maybe_done (PpTcpConn *c)
   if (c->dead || !c->read_eof || !c->wr_shut)
     return;
   mc = pp_tcp_conn_steal_mc (c);
-  pp_tcp_conn_finish (c, TRUE);
+  pp_tcp_conn_finish (c, PP_CLOSE_NORMAL, "");
   if (mc)
     pp_mux_conn_detach (mc);
 }
@@ -338,10 +382,12 @@ static void
 pp_tcp_conn_handle_reset (PpTcpConn *c, PpMuxConn *mc)
 {
   const char *detail = pp_mux_conn_get_close_detail (mc);
+  uint8_t reason = pp_mux_conn_get_close_reason (mc);
 
   pp_tcp_conn_steal_mc (c);
-  pp_tcp_conn_log_reset (c, mc, pp_mux_conn_get_close_reason (mc), detail ? detail : "");
-  pp_tcp_conn_finish (c, FALSE);
+  pp_tcp_conn_log_reset (c, mc, reason, detail ? detail : "");
+  /* A RESET is never graceful, whatever reason the mux recorded. */
+  pp_tcp_conn_finish (c, reason == PP_CLOSE_NORMAL ? PP_CLOSE_RESET : reason, detail);
 }
 
 void
@@ -355,6 +401,7 @@ pp_tcp_conn_dispatch (PpMuxConn *mc, PpMuxConnEvent ev)
   switch (ev)
     {
     case PP_MUX_CONN_EV_CONNECTED:
+      pp_tcp_conn_opened (c);
       break;
     case PP_MUX_CONN_EV_READABLE:
       if (c->fd >= 0 && !c->want_out)

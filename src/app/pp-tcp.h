@@ -23,6 +23,41 @@ G_BEGIN_DECLS
 
 typedef struct _PpTcpConn PpTcpConn;
 
+/* What an observer (the tunnel's owner, for --json) learns about each pump:
+ * OPENED once when the logical connection opened (client: the host answered
+ * CONNECTED; host: the target accepted the connect), CLOSED exactly once
+ * when the pump ends, whether it opened or not. */
+typedef enum
+{
+  PP_TCP_CONN_OPENED,
+  PP_TCP_CONN_CLOSED,
+} PpTcpConnEventType;
+
+typedef struct
+{
+  PpTcpConnEventType type;
+  uint64_t id;             /* 1, 2, … per observer, in the order pumps were bound */
+  const PpTuple *tuple;    /* as the CONNECT named it */
+  const char *name;        /* CONNECT by name, or NULL */
+  guint via;               /* client: the mapping's id; host: 0 */
+  gboolean opened;         /* CLOSED: OPENED came before */
+  uint8_t reason;          /* CLOSED: PpCloseReason (0 after both FINs) */
+  const char *detail;      /* CLOSED: why, "" for a normal close */
+  uint64_t bytes_in;       /* CLOSED: bytes from the peer written to the app */
+  uint64_t bytes_out;      /* CLOSED: bytes read from the app for the peer */
+} PpTcpConnEvent;
+
+typedef void (*PpTcpConnEventFunc) (const PpTcpConnEvent *ev, gpointer user_data);
+
+/* Lives in the pump's owner (which outlives its pumps), so changing it
+ * reaches the live pumps too. */
+typedef struct
+{
+  PpTcpConnEventFunc func;  /* NULL: nobody listens */
+  gpointer user_data;
+  uint64_t next_id;
+} PpTcpObserver;
+
 /* The owner's notice that @c is about to be freed (no fd, no mux handle left). */
 typedef void (*PpTcpConnFreeFunc) (PpTcpConn *c, gpointer owner_data);
 
@@ -35,6 +70,11 @@ void pp_tcp_conn_unref (PpTcpConn *c);
 gboolean pp_tcp_conn_is_dead (PpTcpConn *c);
 /* Ties @c to @mc (sets @mc's user data to @c). */
 void pp_tcp_conn_bind (PpTcpConn *c, PpMuxConn *mc);
+/* After bind: @c takes @obs's next id, keeps @mc's tuple and name, and
+ * reports to @obs (see PpTcpObserver); @via is the mapping's id or 0. */
+void pp_tcp_conn_observe (PpTcpConn *c, PpTcpObserver *obs, guint via);
+/* The logical connection opened (host: call before attaching the fd). */
+void pp_tcp_conn_opened (PpTcpConn *c);
 /* Takes @fd (non-blocking, connected) and starts pumping.  On failure @c is
  * reset (the mux connection aborted, @fd reset) and freed: return FALSE. */
 gboolean pp_tcp_conn_attach_fd (PpTcpConn *c, int fd);

@@ -26,6 +26,10 @@ struct _PpTunnel
   PpTunnelEventFunc func;
   gpointer func_data;
   gboolean freeing;
+  int64_t rtt_us;          /* last PONG, -1 before */
+  size_t high_water;       /* the mux's from the send window; 0: static marks */
+  PpTunnelConnFunc conn_func;
+  gpointer conn_func_data;
 };
 
 typedef struct
@@ -79,11 +83,35 @@ static GSourceFuncs pp_deadline_funcs = {
   .dispatch = pp_deadline_dispatch,
 };
 
+/* Only about one send window waits below the mux; the rest waits in the
+ * mux's per-socket queues, where the round-robin lets a small message of one
+ * socket pass another's bulk (docs/architecture.md, "Where bytes wait").
+ * The low water sits near the window, so the mux refills the transport as
+ * soon as SCTP could send more.  Unknown window (0): the static marks. */
+static void
+pp_tunnel_sync_water (PpTunnel *tun)
+{
+  size_t window = pp_transport_get_send_window (tun->t);
+  size_t high;
+
+  if (window == 0)
+    return;
+  high = CLAMP (window + window / 8, (size_t) PP_TUNNEL_MIN_HIGH_WATER,
+                (size_t) PP_TUNNEL_HIGH_WATER);
+  if (high == tun->high_water)
+    return;
+  tun->high_water = high;
+  pp_mux_set_high_water (tun->mux, high);
+  pp_transport_set_low_water (tun->t, high - high / 8);
+}
+
 static gboolean
 pp_tunnel_ping_cb (gpointer data)
 {
   PpTunnel *tun = data;
 
+  pp_tunnel_sync_water (tun);
+  pp_mux_flush (tun->mux);   /* the high water may have risen */
   if (pp_mux_is_ready (tun->mux) && !pp_mux_is_closed (tun->mux))
     pp_mux_ping (tun->mux);
   return G_SOURCE_CONTINUE;
@@ -148,6 +176,8 @@ pp_tunnel_session_cb (PpMux *mux, const PpMuxSessionEvent *ev, gpointer user_dat
 {
   PpTunnel *tun = user_data;
 
+  if (ev->type == PP_MUX_SESSION_PONG)
+    tun->rtt_us = ev->rtt_us;
   /* Ready: accept.  Ended: accept too, so queued apps get a reset at once. */
   if (tun->client && ev->type != PP_MUX_SESSION_PONG)
     pp_tcp_client_set_accepting (tun->client, TRUE);
@@ -199,6 +229,7 @@ pp_tunnel_opened_cb (PpTransport *t, gpointer user_data)
   PpTunnel *tun = user_data;
 
   pp_tunnel_sync_message_size (tun);
+  pp_tunnel_sync_water (tun);
   pp_mux_start (tun->mux);
 }
 
@@ -215,6 +246,7 @@ pp_tunnel_buffered_low_cb (PpTransport *t, gpointer user_data)
 {
   PpTunnel *tun = user_data;
 
+  pp_tunnel_sync_water (tun);
   pp_mux_flush (tun->mux);
 }
 
@@ -261,6 +293,7 @@ pp_tunnel_new (PpTransport *t, PpMuxRole role, const PpMuxConfig *cfg, PpEpoll *
   if (pp_transport_get_max_message_size (t) > 0)
     config.max_message_size = pp_transport_get_max_message_size (t);
   tun->t = pp_transport_ref (t);
+  tun->rtt_us = -1;
   tun->role = role;
   tun->ep = ep;
   tun->ctx = g_main_context_ref_thread_default ();
@@ -353,9 +386,37 @@ pp_tunnel_add_mapping (PpTunnel *tun, const char *text, GError **error)
   return pp_tcp_client_add_mapping (tun->client, text, error);
 }
 
+int64_t
+pp_tunnel_get_rtt (PpTunnel *tun)
+{
+  return tun->rtt_us;
+}
+
 void
 pp_tunnel_goaway (PpTunnel *tun, PpGoawayReason reason, const char *detail)
 {
   if (!pp_mux_is_closed (tun->mux))
     pp_mux_goaway (tun->mux, reason, detail);
+}
+
+/* --- per-connection observer --- */
+
+static void
+pp_tunnel_conn_observed_cb (const PpTcpConnEvent *ev, gpointer user_data)
+{
+  PpTunnel *tun = user_data;
+
+  if (tun->conn_func && !tun->freeing)
+    tun->conn_func (tun, ev, tun->conn_func_data);
+}
+
+void
+pp_tunnel_set_conn_func (PpTunnel *tun, PpTunnelConnFunc func, gpointer user_data)
+{
+  tun->conn_func = func;
+  tun->conn_func_data = user_data;
+  if (tun->client)
+    pp_tcp_client_set_observer (tun->client, func ? pp_tunnel_conn_observed_cb : NULL, tun);
+  if (tun->host)
+    pp_tcp_host_set_observer (tun->host, func ? pp_tunnel_conn_observed_cb : NULL, tun);
 }

@@ -17,8 +17,11 @@
 
 G_BEGIN_DECLS
 
+/* Marks while the transport knows no send window (and the ceiling after). */
 #define PP_TUNNEL_HIGH_WATER (256 * 1024)
 #define PP_TUNNEL_LOW_WATER (64 * 1024)
+/* The floor of the high water that follows the transport's send window. */
+#define PP_TUNNEL_MIN_HIGH_WATER (8 * 1024)
 #define PP_TUNNEL_PING_INTERVAL_MS 5000
 
 typedef struct _PpTunnel PpTunnel;
@@ -63,7 +66,17 @@ void pp_tunnel_set_rules (PpTunnel *tun, PpRules *rules);
 /* Client: pp_tcp_client_add_mapping on this tunnel's client. */
 guint pp_tunnel_add_mapping (PpTunnel *tun, const char *text, GError **error);
 
+/* The round trip of the last PING answered (µs), or -1 before the first. */
+int64_t pp_tunnel_get_rtt (PpTunnel *tun);
+
 /* Ends the session: GOAWAY(@reason, @detail); every app socket is reset. */
 void pp_tunnel_goaway (PpTunnel *tun, PpGoawayReason reason, const char *detail);
+
+/* Per-connection observer (docs/events.md, socket-opened/-closed): @func
+ * hears each connection's OPENED and its CLOSED (PpTcpConnEvent) from the
+ * client's or host's pumps; NULL stops it.  Not called from pp_tunnel_free
+ * (pp_tunnel_goaway first reports every live one as closed). */
+typedef void (*PpTunnelConnFunc) (PpTunnel *tun, const PpTcpConnEvent *ev, gpointer user_data);
+void pp_tunnel_set_conn_func (PpTunnel *tun, PpTunnelConnFunc func, gpointer user_data);
 
 G_END_DECLS

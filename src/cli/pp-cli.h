@@ -27,13 +27,23 @@ typedef struct
   const char *name;
   const char *summary;
   int (*run) (int argc, char **argv); /* argv[0] is the subcommand's name */
-} PpCommand;
+} PpCliCommand;   /* not PpCommand: core/pp-command.h has that name */
 
 /* Prints "peerport: @context: message" to stderr. */
 void pp_cli_error (const char *context, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
+/* Parses @entries out of @argc/@argv in place (no GOption --help: every
+ * subcommand prints its own); afterwards argv[0] is the subcommand and
+ * argv[1..] its operands. */
+gboolean pp_cli_parse_options (int *argc, char ***argv, GOptionEntry *entries, GError **error);
+
+/* "peerport: usage: MESSAGE; see 'peerport @name --help'", then PP_EXIT_USAGE. */
+int pp_cli_usage_error (const char *name, const GError *error);
+
 int pp_cmd_signal (int argc, char **argv);
 int pp_cmd_host (int argc, char **argv);
 int pp_cmd_join (int argc, char **argv);
+int pp_cmd_ctl (int argc, char **argv);
+int pp_cmd_doctor (int argc, char **argv);
 
 G_END_DECLS

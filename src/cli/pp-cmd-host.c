@@ -1,422 +1,395 @@
 /* SPDX-License-Identifier: MIT
  *
- * pp-cmd-host: `peerport host` with a remote signaling server — create a
- * session, print the join URL, show each join request with its verification
- * code and ask, then offer WebRTC and run the tunnel in host role with the
- * --allow rules.  Signaling is src/signal's, the tunnel src/app's; this file
- * only sequences them and must not grow protocol logic of its own.
+ * pp-cmd-host: `peerport host` — flags, the rules every peer shares, the
+ * console and control socket commands (allow, deny, rules, invite, status,
+ * conns, quit), and the end of the host: it runs while a peer is connected
+ * or a join link is waiting, and on quit, Ctrl-C or SIGTERM tells every
+ * peer (GOAWAY), resets their sockets and removes what it made.  One peer's
+ * signaling and tunnel are pp-host-peer.c's, the embedded signaling server
+ * pp-host-embed.c's; this file must not grow protocol logic of its own.
  */
 #include <glib-unix.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "app/pp-session.h"
+#include "app/pp-sys.h"
 #include "cli/pp-cli.h"
-#include "core/pp-rules.h"
-#include "signal/pp-signal-client.h"
-#include "transport/webrtc/pp-webrtc-transport.h"
+#include "cli/pp-host.h"
 
 static const char host_help[] =
-  "Usage: peerport host --signal URL [OPTIONS]\n"
+  "Usage: peerport host [--allow RULE]... [--signal URL|--listen-signal ADDR:PORT]\n"
+  "         [--yes] [--stun URI|none]... [--turn URI]... [--name NAME]\n"
+  "         [--window BYTES] [--json]\n"
   "\n"
-  "Share TCP services with one peer.  Creates a session on a signaling server,\n"
-  "prints a join URL for the peer ('peerport join URL'), asks you to accept the\n"
-  "peer after comparing the verification code, then carries the peer's\n"
-  "connections to the addresses the rules allow.  Nothing is allowed by default.\n"
+  "Share TCP services with peers.  Prints a join URL for a peer ('peerport join\n"
+  "URL'), asks you to accept the peer after comparing the verification code, then\n"
+  "carries the peer's connections to the addresses the rules allow.  Nothing is\n"
+  "allowed by default.\n"
   "\n"
-  "Options:\n"
-  "  --signal URL       the signaling server, http(s)://HOST:PORT (default\n"
-  "                     $PEERPORT_SIGNAL)\n"
-  "  --allow RULE       let the peer reach RULE, e.g. 127.0.0.1:8080,\n"
+  "Signaling:\n"
+  "  --signal URL       use the signaling server at http(s)://HOST:PORT (default\n"
+  "                     $PEERPORT_SIGNAL); the link works for anyone who can\n"
+  "                     reach that server\n"
+  "  --listen-signal ADDR:PORT\n"
+  "                     without --signal, run the signaling server inside the host\n"
+  "                     on ADDR:PORT (default 0.0.0.0:7080; port 0 picks a free\n"
+  "                     one).  It listens only while a link is waiting or being\n"
+  "                     joined.  Its links work only for peers that can reach this\n"
+  "                     machine at that address (a LAN, a public IP); for peers\n"
+  "                     behind other NATs run 'peerport signal' on a server both\n"
+  "                     can reach (README: \"Self-hosting the signaling server\")\n"
+  "\n"
+  "Peers and rules:\n"
+  "  --allow RULE       let peers reach RULE, e.g. 127.0.0.1:8080,\n"
   "                     192.168.1.0/24:22, db.lan:5432, *:* (repeatable;\n"
-  "                     docs/rules.md)\n"
-  "  --yes              accept the first peer without asking: you trust the\n"
-  "                     signaling server not to hand the link to someone else\n"
-  "  --name NAME        the name the peer sees (default: this machine's name)\n"
+  "                     docs/rules.md); change them later with allow/deny\n"
+  "  --yes              accept the first peer of each link without asking: you\n"
+  "                     trust the signaling server not to hand the link to\n"
+  "                     someone else\n"
+  "  --name NAME        the name peers see (default: this machine's name)\n"
+  "  --window BYTES     per-connection receive window (4K to 128M; K, M, KiB,\n"
+  "                     MiB accepted; default 1MiB); the session window is 16x\n"
+  "\n"
+  "NAT traversal:\n"
+  "  --stun URI|none    stun:HOST[:PORT] (default port 3478; repeatable: the first\n"
+  "                     that resolves is used, libnice takes one).  Default: with\n"
+  "                     --signal, the signaling server's own STUN (same host and\n"
+  "                     port number); embedded, none.  'none' turns STUN off\n"
+  "  --turn URI         turn:USER:PASS@HOST[:PORT][?transport=tcp] (repeatable):\n"
+  "                     a relay for when no direct path exists (both sides behind\n"
+  "                     strict NATs); USER and PASS may be %-encoded\n"
+  "\n"
+  "Output:\n"
   "  --json             one JSON event per line on stdout (docs/events.md)\n"
   "  -h, --help         show this help\n"
   "\n"
-  "Not implemented yet: embedded signaling (--listen-signal, host without\n"
-  "--signal), --stun, --turn, --window, the console, 'peerport ctl', invite.\n"
-  "The server's STUN is not used yet: peers must reach each other's host\n"
-  "addresses (same machine or LAN).\n"
+  "Environment:\n"
+  "  PEERPORT_SIGNAL    default for --signal\n"
+  "  PEERPORT_STUN      comma-separated defaults for --stun\n"
+  "  PEERPORT_TURN      comma-separated defaults for --turn\n"
+  "  XDG_RUNTIME_DIR    where the control socket lives (peerport/host-PID.sock)\n"
   "\n"
-  "Ctrl-C or SIGTERM ends the session (the peer is told).  Exit status: 0 after\n"
-  "Ctrl-C/SIGTERM, 64 usage, 68 session expired, 69 peer or signaling server\n"
-  "unavailable or the peer ended the session, 76 protocol error.\n";
-
-typedef struct
-{
-  char *signal;
-  char **allow;
-  char *name;
-  gboolean yes, json, help;
-} Flags;
-
-typedef struct
-{
-  PpSession s;
-  Flags *f;
-  char *name;              /* ours, as the other side sees it */
-  PpRules *rules;
-  PpSignalClient *client;
-  PpTransport *t;
-  char *offer;             /* our description once gathered */
-  gboolean approved;       /* the offer goes out when both hold */
-  gboolean answered;       /* the session is consumed on the server */
-  char *base;
-  char *peer;              /* escaped name of the peer asking */
-  guint stdin_watch;
-} Host;
-
-static void host_wait_join (Host *h);
+  "Commands (typed on the console when stdin is a terminal, or sent with\n"
+  "'peerport ctl COMMAND'):\n"
+  "  allow RULE         add a rule for every peer\n"
+  "  deny RULE|#ID [--keep]\n"
+  "                     remove a rule and reset the live connections it no longer\n"
+  "                     allows (--keep spares them)\n"
+  "  rules              list the rules\n"
+  "  invite             a new join link for one more peer (each peer gets its own\n"
+  "                     tunnel and sockets; the rules are shared)\n"
+  "  status, conns      peers and links; live connections\n"
+  "  quit               end every session\n"
+  "\n"
+  "The end: the host runs while a peer is connected or a join link is waiting.\n"
+  "When the last peer leaves and no link waits (links expire after 120 s unused),\n"
+  "it exits with that peer's code.  quit, Ctrl-C or SIGTERM end every session\n"
+  "at once: peers are told, their connections reset.\n"
+  "\n"
+  "Exit status: 0 after quit/Ctrl-C/SIGTERM, 64 usage, 68 the last link expired,\n"
+  "69 the last peer left or its path was lost, the signaling server is\n"
+  "unreachable or the listen address is in use, 76 protocol error.\n"
+  "\n"
+  "Examples:\n"
+  "  peerport host --allow 127.0.0.1:3000\n"
+  "  peerport host --listen-signal 192.168.1.5:7080 --allow 192.168.1.0/24:22\n"
+  "  peerport host --signal https://signal.example --allow localhost:5432 \\\n"
+  "                --turn 'turn:me:secret@turn.example?transport=tcp'\n"
+  "  peerport ctl invite\n";
 
 static void
-flags_clear (Flags *f)
+flags_clear (PpHostFlags *f)
 {
   g_free (f->signal);
+  g_free (f->listen_signal);
   g_strfreev (f->allow);
+  g_strfreev (f->stun);
+  g_strfreev (f->turn);
   g_free (f->name);
+  g_free (f->window);
 }
 
 static gboolean
-parse_flags (int argc, char **argv, Flags *f, GError **error)
+parse_flags (int argc, char **argv, PpHostFlags *f, GError **error)
 {
   GOptionEntry entries[] = {
     { "signal", 0, 0, G_OPTION_ARG_STRING, &f->signal, NULL, NULL },
+    { "listen-signal", 0, 0, G_OPTION_ARG_STRING, &f->listen_signal, NULL, NULL },
     { "allow", 0, 0, G_OPTION_ARG_STRING_ARRAY, &f->allow, NULL, NULL },
+    { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &f->stun, NULL, NULL },
+    { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &f->turn, NULL, NULL },
+    { "window", 0, 0, G_OPTION_ARG_STRING, &f->window, NULL, NULL },
     { "yes", 0, 0, G_OPTION_ARG_NONE, &f->yes, NULL, NULL },
     { "name", 0, 0, G_OPTION_ARG_STRING, &f->name, NULL, NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &f->json, NULL, NULL },
     { "help", 'h', 0, G_OPTION_ARG_NONE, &f->help, NULL, NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, error))
+  if (!pp_cli_parse_options (&argc, &argv, entries, error))
     return FALSE;
   if (argc > 1)
     return g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                         "unexpected argument '%s'", argv[1]), FALSE;
-  if (f->signal == NULL && g_getenv ("PEERPORT_SIGNAL") != NULL)
-    f->signal = g_strdup (g_getenv ("PEERPORT_SIGNAL"));
-  if (f->signal == NULL)
+  if (f->signal != NULL && f->listen_signal != NULL)
     return g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                        "--signal URL is needed (embedded signaling is not implemented "
-                        "yet)"), FALSE;
+                        "--listen-signal runs the signaling server in the host; it cannot "
+                        "be combined with --signal"), FALSE;
+  /* An explicit --listen-signal beats $PEERPORT_SIGNAL. */
+  if (f->signal == NULL && f->listen_signal == NULL && g_getenv ("PEERPORT_SIGNAL") != NULL
+      && g_getenv ("PEERPORT_SIGNAL")[0] != '\0')
+    f->signal = g_strdup (g_getenv ("PEERPORT_SIGNAL"));
   return TRUE;
 }
 
-/* Signaling errors to exit codes (DESIGN §7). */
-static int
-host_exit_code (const GError *error)
+void
+pp_host_say (PpHost *h, const char *fmt, ...)
 {
-  if (error->domain != PP_SIGNAL_CLIENT_ERROR)
-    return PP_EXIT_UNAVAILABLE;
-  switch ((PpSignalClientError) error->code)
-    {
-    case PP_SIGNAL_CLIENT_ERROR_EXPIRED:
-    case PP_SIGNAL_CLIENT_ERROR_TAKEN:
-      return PP_EXIT_EXPIRED;
-    case PP_SIGNAL_CLIENT_ERROR_DECLINED:
-      return PP_EXIT_DECLINED;
-    case PP_SIGNAL_CLIENT_ERROR_PIN_MISMATCH:
-    case PP_SIGNAL_CLIENT_ERROR_BAD_REVEAL:
-    case PP_SIGNAL_CLIENT_ERROR_REFUSED:
-      return PP_EXIT_PROTOCOL;
-    case PP_SIGNAL_CLIENT_ERROR_UNAVAILABLE:
-      return PP_EXIT_UNAVAILABLE;
-    case PP_SIGNAL_CLIENT_ERROR_BAD_URL:
-      return PP_EXIT_USAGE;
-    }
-  return PP_EXIT_UNAVAILABLE;
+  va_list ap;
+  g_autofree char *msg = NULL;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  pp_session_say (&h->s, "%s", msg);
 }
 
-/* FALSE when the step failed; a cancellation (Ctrl-C) is already handled. */
-static gboolean
-host_check (Host *h, GError *error, const char *what)
+/* ---- peers come and go ---- */
+
+static void
+host_answer_cb (gboolean yes, gpointer user_data)
 {
-  if (error == NULL)
-    return TRUE;
-  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    pp_session_fail (&h->s, host_exit_code (error), "%s: %s", what, error->message);
-  g_error_free (error);
+  PpHost *h = user_data;
+  PpHostPeer *p = g_queue_pop_head (&h->asks);
+
+  h->asking = FALSE;
+  if (p != NULL)
+    pp_host_peer_answer (p, yes);
+  pp_host_ask_next (h);
+}
+
+void
+pp_host_ask_next (PpHost *h)
+{
+  g_autofree char *question = NULL;
+  PpHostPeer *p = g_queue_peek_head (&h->asks);
+
+  if (h->asking || p == NULL)
+    return;
+  question = pp_host_peer_question (p);
+  h->asking = TRUE;
+  if (!pp_console_ask (h->console, question, host_answer_cb, h))
+    {
+      h->asking = FALSE;
+      g_queue_pop_head (&h->asks);
+      pp_host_peer_answer (p, FALSE);
+    }
+}
+
+static gboolean
+host_reap_cb (gpointer user_data)
+{
+  PpHost *h = user_data;
+
+  h->reap = 0;
+  g_ptr_array_set_size (h->dead, 0);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pp_host_peer_ended (PpHost *h, PpHostPeer *p, int exit_code)
+{
+  guint i;
+
+  if (h->shutting_down || !g_ptr_array_find (h->peers, p, &i))
+    return;
+  g_ptr_array_steal_index (h->peers, i);
+  if (g_queue_peek_head (&h->asks) == p && h->asking)
+    {
+      h->asking = FALSE;
+      pp_console_cancel_ask (h->console);
+    }
+  g_queue_remove (&h->asks, p);
+  pp_host_ask_next (h);
+  /* Freed from an idle: we may be inside one of its tunnel's callbacks. */
+  g_ptr_array_add (h->dead, p);
+  if (h->reap == 0)
+    h->reap = g_idle_add (host_reap_cb, h);
+  h->last_exit = exit_code;
+  if (h->peers->len > 0)
+    return;
+  pp_host_say (h, "peerport: host: no peer left and no link waiting; exiting");
+  pp_session_end (&h->s, exit_code);
+}
+
+/* ---- commands ---- */
+
+static gboolean
+host_allow (PpHost *h, const char *text, GString *reply)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *warning = NULL;
+  guint id = pp_rules_add (h->rules, text, &warning, &error);
+
+  if (id == 0)
+    {
+      g_string_append_printf (reply, "%s\n", error->message);
+      return FALSE;
+    }
+  for (guint i = 0, rid; i < pp_rules_count (h->rules); i++)
+    {
+      const char *canonical;
+
+      if (pp_rules_nth (h->rules, i, &rid, &canonical) && rid == id)
+        g_string_append_printf (reply, "allowed #%u %s\n", id, canonical);
+    }
+  if (warning != NULL)
+    g_string_append_printf (reply, "warning: %s\n", warning);
+  return TRUE;
+}
+
+static gboolean
+host_deny (PpHost *h, const char *what, gboolean keep, GString *reply)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *canonical = NULL;
+  guint id = pp_rules_remove_full (h->rules, what, &canonical, &error);
+  guint closed = 0;
+
+  if (id == 0)
+    {
+      g_string_append_printf (reply, "%s\n", error->message);
+      return FALSE;
+    }
+  g_string_append_printf (reply, "denied #%u %s\n", id, canonical);
+  if (keep)
+    {
+      g_string_append (reply, "live connections kept (--keep)\n");
+      return TRUE;
+    }
+  for (guint i = 0; i < h->peers->len; i++)
+    closed += pp_host_peer_revoke (g_ptr_array_index (h->peers, i));
+  g_string_append_printf (reply, "closed %u connection%s the rules no longer allow\n", closed,
+                          closed == 1 ? "" : "s");
+  return TRUE;
+}
+
+static void
+host_rules (PpHost *h, GString *reply)
+{
+  guint n = pp_rules_count (h->rules);
+
+  if (n == 0)
+    g_string_append (reply, "no rules: peers can reach nothing (allow HOST:PORT)\n");
+  for (guint i = 0; i < n; i++)
+    {
+      guint id;
+      const char *canonical;
+
+      if (pp_rules_nth (h->rules, i, &id, &canonical))
+        g_string_append_printf (reply, "#%u %s\n", id, canonical);
+    }
+}
+
+static gboolean
+host_invite (PpHost *h, GString *reply)
+{
+  g_autoptr (GError) error = NULL;
+  PpHostPeer *p = pp_host_peer_new (h, &error);
+  const char *const *urls;
+
+  if (p == NULL)
+    {
+      g_string_append_printf (reply, "cannot make a link: %s\n", error->message);
+      return FALSE;
+    }
+  g_ptr_array_add (h->peers, p);
+  urls = pp_host_peer_get_urls (p);
+  /* With a remote server the URL comes once the server made the session. */
+  if (urls == NULL)
+    g_string_append_printf (reply, "link #%u: the join URL follows on the host's output\n",
+                            pp_host_peer_get_id (p));
+  for (guint i = 0; urls != NULL && urls[i] != NULL; i++)
+    g_string_append_printf (reply, "link #%u: %s\n", pp_host_peer_get_id (p), urls[i]);
+  return TRUE;
+}
+
+static void
+host_status (PpHost *h, GString *reply)
+{
+  if (h->peers->len == 0)
+    g_string_append (reply, "no peer and no link waiting\n");
+  for (guint i = 0; i < h->peers->len; i++)
+    pp_host_peer_describe (g_ptr_array_index (h->peers, i), reply);
+  g_string_append_printf (reply, "rules: %u\n", pp_rules_count (h->rules));
+}
+
+static void
+host_conns (PpHost *h, GString *reply)
+{
+  gsize before = reply->len;
+
+  for (guint i = 0; i < h->peers->len; i++)
+    pp_host_peer_conns (g_ptr_array_index (h->peers, i), reply);
+  if (reply->len == before)
+    g_string_append (reply, "no live connections\n");
+}
+
+static gboolean
+host_quit_cb (gpointer user_data)
+{
+  PpHost *h = user_data;
+
+  pp_host_say (h, "peerport: host: quit; ending every session");
+  pp_session_end (&h->s, PP_EXIT_OK);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+host_command (const PpCommand *cmd, GString *reply, gpointer user_data)
+{
+  PpHost *h = user_data;
+
+  switch (cmd->kind)
+    {
+    case PP_COMMAND_ALLOW:
+      return host_allow (h, cmd->arg, reply);
+    case PP_COMMAND_DENY:
+      return host_deny (h, cmd->arg, cmd->keep, reply);
+    case PP_COMMAND_RULES:
+      host_rules (h, reply);
+      return TRUE;
+    case PP_COMMAND_INVITE:
+      return host_invite (h, reply);
+    case PP_COMMAND_STATUS:
+      host_status (h, reply);
+      return TRUE;
+    case PP_COMMAND_CONNS:
+      host_conns (h, reply);
+      return TRUE;
+    case PP_COMMAND_QUIT:
+      g_string_append (reply, "ending every session\n");
+      /* After the answer went out. */
+      g_idle_add (host_quit_cb, h);
+      return TRUE;
+    case PP_COMMAND_MAP:
+    case PP_COMMAND_UNMAP:
+    case PP_COMMAND_MAPS:
+      g_string_append_printf (reply, "%s is a join command; the host has rules (allow, "
+                              "deny, rules)\n", pp_command_name (cmd->kind));
+      return FALSE;
+    case PP_COMMAND_NONE:
+    case PP_COMMAND_HELP:
+      return TRUE;
+    }
   return FALSE;
 }
 
-static void
-host_answer_cb (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Host *h = user_data;
-  GError *error = NULL;
-  g_autoptr (PpSignalSession) ss = pp_signal_client_poll_finish (h->client, res, &error);
-
-  if (!host_check (h, error, "waiting for the answer"))
-    return;
-  h->answered = TRUE;
-  if (!pp_webrtc_transport_set_remote_description (h->t, ss->answer.sdp, &error))
-    {
-      pp_session_fail (&h->s, PP_EXIT_PROTOCOL, "the peer's answer: %s", error->message);
-      g_error_free (error);
-      return;
-    }
-  for (guint i = 0; ss->answer.candidates != NULL && i < ss->answer.candidates->len; i++)
-    pp_webrtc_transport_add_remote_candidate (h->t, g_ptr_array_index (ss->answer.candidates, i));
-  pp_session_state (&h->s, "connecting", "");
-  pp_session_say (&h->s, "peerport: host: connecting to %s…", h->peer);
-}
-
-static void
-host_offer_sent_cb (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Host *h = user_data;
-  GError *error = NULL;
-
-  pp_signal_client_send_finish (h->client, res, &error);
-  if (!host_check (h, error, "sending the offer"))
-    return;
-  pp_signal_client_poll_async (h->client, PP_SIGNAL_FOR_ANSWER, h->s.cancel, host_answer_cb, h);
-}
-
-/* The offer is the approval: it goes once the person said yes and
- * gathering is over, whichever comes last. */
-static void
-host_maybe_offer (Host *h)
-{
-  if (!h->approved || h->offer == NULL || h->s.ending)
-    return;
-  pp_signal_client_sdp_async (h->client, h->offer, NULL, h->s.cancel, host_offer_sent_cb, h);
-}
-
-static void
-host_description_cb (PpTransport *t, const char *sdp, gpointer user_data)
-{
-  Host *h = user_data;
-
-  g_free (h->offer);
-  h->offer = g_strdup (sdp);
-  host_maybe_offer (h);
-}
-
-static void
-host_approve (Host *h)
-{
-  h->approved = TRUE;
-  host_maybe_offer (h);
-}
-
-static void
-host_rejected_cb (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Host *h = user_data;
-  GError *error = NULL;
-
-  pp_signal_client_send_finish (h->client, res, &error);
-  if (!host_check (h, error, "declining the peer"))
-    return;
-  pp_session_say (&h->s, "peerport: host: declined; the link works again for another peer");
-  host_wait_join (h);
-}
-
-static void
-host_decline (Host *h)
-{
-  pp_signal_client_reject_async (h->client, h->s.cancel, host_rejected_cb, h);
-}
+/* ---- start and end ---- */
 
 static gboolean
-host_stdin_cb (gint fd, GIOCondition cond, gpointer user_data)
-{
-  Host *h = user_data;
-  char buf[256];
-  ssize_t n = read (fd, buf, sizeof buf - 1);
-  const char *p = buf;
-
-  h->stdin_watch = 0;
-  if (n <= 0)
-    {
-      host_decline (h);
-      return G_SOURCE_REMOVE;
-    }
-  buf[n] = '\0';
-  while (*p == ' ' || *p == '\t')
-    p++;
-  if (*p == 'y' || *p == 'Y')
-    host_approve (h);
-  else
-    host_decline (h);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-host_ask (Host *h, uint32_t code)
-{
-  PpJsonEvent *ev = pp_event_new ("join-request", g_get_real_time ());
-  g_autofree char *code_text = g_strdup_printf ("%03u %03u", code / 1000, code % 1000);
-
-  pp_event_add_string (ev, "peer", h->peer);
-  pp_event_add_string (ev, "code", code_text);
-  pp_event_add_string (ev, "session", pp_signal_client_get_id (h->client));
-  pp_session_emit (&h->s, ev);
-  pp_session_state (&h->s, "approving", h->peer);
-  if (h->f->yes)
-    {
-      pp_session_say (&h->s, "peerport: host: peer \"%s\" joined — code %s — accepted (--yes: "
-                      "trusting the signaling server)", h->peer, code_text);
-      host_approve (h);
-      return;
-    }
-  if (!isatty (STDIN_FILENO))
-    {
-      pp_cli_error ("host", "peer \"%s\" wants to join — code %s — declined: cannot ask "
-                    "without a terminal (use --yes to accept the first peer)", h->peer,
-                    code_text);
-      host_decline (h);
-      return;
-    }
-  /* With --json stdout carries events only: the question goes to stderr. */
-  fprintf (h->s.json ? stderr : stdout, "peer \"%s\" wants to join — code %s — accept? [y/N] ",
-           h->peer, code_text);
-  fflush (h->s.json ? stderr : stdout);
-  h->stdin_watch = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP, host_stdin_cb, h);
-}
-
-static void
-host_reveal_cb (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Host *h = user_data;
-  GError *error = NULL;
-  g_autoptr (PpSignalSession) ss = pp_signal_client_poll_finish (h->client, res, &error);
-  uint32_t code = 0;
-
-  if (!host_check (h, error, "waiting for the peer's reveal"))
-    return;
-  if (!pp_signal_client_code (h->client, ss, &code, &error))
-    {
-      pp_session_fail (&h->s, PP_EXIT_PROTOCOL, "%s", error->message);
-      g_error_free (error);
-      return;
-    }
-  host_ask (h, code);
-}
-
-static void
-host_nonce_cb (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Host *h = user_data;
-  GError *error = NULL;
-
-  pp_signal_client_send_finish (h->client, res, &error);
-  if (!host_check (h, error, "posting the nonce"))
-    return;
-  pp_signal_client_poll_async (h->client, PP_SIGNAL_FOR_REVEAL, h->s.cancel, host_reveal_cb, h);
-}
-
-static void
-host_join_cb (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Host *h = user_data;
-  GError *error = NULL;
-  g_autoptr (PpSignalSession) ss = pp_signal_client_poll_finish (h->client, res, &error);
-
-  if (!host_check (h, error, "waiting for a peer"))
-    return;
-  g_free (h->peer);
-  h->peer = pp_session_escape (ss->client != NULL ? ss->client : "");
-  pp_session_state (&h->s, "joining", h->peer);
-  pp_signal_client_nonce_async (h->client, h->s.cancel, host_nonce_cb, h);
-}
-
-static void
-host_wait_join (Host *h)
-{
-  pp_session_state (&h->s, "waiting", pp_signal_client_get_id (h->client));
-  pp_signal_client_poll_async (h->client, PP_SIGNAL_FOR_JOIN, h->s.cancel, host_join_cb, h);
-}
-
-static void
-host_created_cb (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Host *h = user_data;
-  GError *error = NULL;
-  g_autofree char *url = NULL;
-  PpJsonEvent *ev;
-
-  pp_signal_client_create_finish (h->client, res, &error);
-  if (!host_check (h, error, "creating the session"))
-    return;
-  url = pp_signal_join_url (h->base, pp_signal_client_get_id (h->client),
-                            pp_webrtc_transport_get_local_fingerprint (h->t));
-  ev = pp_event_new ("join-url", g_get_real_time ());
-  pp_event_add_string (ev, "url", url);
-  pp_event_add_string (ev, "address", h->base);
-  pp_event_add_string (ev, "reachable", "whoever can reach the signaling server");
-  pp_session_emit (&h->s, ev);
-  pp_session_say (&h->s, "peerport: host: join URL: %s", url);
-  pp_session_say (&h->s, "On the other machine run:\n  peerport join '%s' -L PORT=>HOST:PORT\n"
-                  "The link works once, for 120 s.  Waiting for a peer…", url);
-  host_wait_join (h);
-}
-
-typedef struct
-{
-  PpSignalClient *client;
-  GMainLoop *loop;
-  GCancellable *cancel;
-} HostCancel;
-
-static void
-host_cancelled_cb (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  HostCancel *hc = user_data;
-
-  pp_signal_client_send_finish (hc->client, res, NULL);
-  g_main_loop_quit (hc->loop);
-}
-
-static gboolean
-host_cancel_timeout_cb (gpointer user_data)
-{
-  g_cancellable_cancel (user_data);
-  return G_SOURCE_REMOVE;
-}
-
-/* One DELETE, at most 2 s; then the request is cancelled and its callback
- * still awaited. */
-static void
-host_delete_once (Host *h)
-{
-  HostCancel hc = { h->client, NULL, NULL };
-  guint timeout;
-
-  hc.loop = g_main_loop_new (NULL, FALSE);
-  hc.cancel = g_cancellable_new ();
-  timeout = g_timeout_add (2000, host_cancel_timeout_cb, hc.cancel);
-  pp_signal_client_reject_async (h->client, hc.cancel, host_cancelled_cb, &hc);
-  g_main_loop_run (hc.loop);
-  if (!g_cancellable_is_cancelled (hc.cancel))
-    g_source_remove (timeout);
-  g_object_unref (hc.cancel);
-  g_main_loop_unref (hc.loop);
-}
-
-/* After Ctrl-C before the peer answered: withdraw the session so the link
- * stops working at once.  A DELETE with a peer joined only declines it and
- * reopens the session; the second one ends it (or finds it gone). */
-static void
-host_cancel_session (Host *h)
-{
-  if (h->client == NULL || pp_signal_client_get_id (h->client) == NULL || h->answered)
-    return;
-  host_delete_once (h);
-  host_delete_once (h);
-}
-
-static gboolean
-host_add_rules (Host *h)
+host_add_rules (PpHost *h)
 {
   for (guint i = 0; h->f->allow != NULL && h->f->allow[i] != NULL; i++)
     {
@@ -432,83 +405,184 @@ host_add_rules (Host *h)
         pp_cli_error ("host", "--allow %s: %s", h->f->allow[i], warning);
     }
   if (pp_rules_count (h->rules) == 0)
-    pp_cli_error ("host", "no --allow rule: the peer can connect to nothing (add "
-                  "--allow HOST:PORT)");
+    pp_cli_error ("host", "no --allow rule: peers can connect to nothing (add --allow "
+                  "HOST:PORT, or 'allow HOST:PORT' later)");
   return TRUE;
+}
+
+/* The signaling server's host and port: its STUN's default address. */
+static void
+host_signal_stun (const char *base, char **host, guint *port)
+{
+  g_autoptr (GUri) uri = g_uri_parse (base, G_URI_FLAGS_NONE, NULL);
+
+  *host = NULL;
+  *port = 0;
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
+    return;
+  *host = g_strdup (g_uri_get_host (uri));
+  *port = g_uri_get_port (uri) > 0 ? (guint) g_uri_get_port (uri)
+          : g_strcmp0 (g_uri_get_scheme (uri), "https") == 0 ? 443 : 80;
+}
+
+/* Flags that need no network: name, rules, window, ICE URIs, listen address. */
+static int
+host_check_flags (PpHost *h, GError **error)
+{
+  PpHostFlags *f = h->f;
+
+  h->name = pp_session_name (f->name, error);
+  if (h->name == NULL)
+    return PP_EXIT_USAGE;
+  h->rules = pp_rules_new ();
+  if (!host_add_rules (h))
+    return PP_EXIT_USAGE; /* said already */
+  if (f->window != NULL && !pp_parse_window (f->window, &h->window, error))
+    return PP_EXIT_USAGE;
+  h->ice = pp_ice_flags_new (f->stun, f->turn, error);
+  if (h->ice == NULL)
+    return PP_EXIT_USAGE;
+  if (f->signal != NULL)
+    return PP_EXIT_OK;
+  h->listen = pp_host_parse_listen (f->listen_signal != NULL ? f->listen_signal
+                                    : "0.0.0.0:7080", error);
+  return h->listen == NULL ? PP_EXIT_USAGE : PP_EXIT_OK;
+}
+
+/* Resolves the ICE servers and sets up signaling; FALSE with @error. */
+static gboolean
+host_prepare (PpHost *h, GError **error)
+{
+  g_autofree char *stun_host = NULL, *id = NULL, *pin = NULL, *ice = NULL;
+  guint stun_port = 0;
+
+  if (h->f->signal != NULL)
+    {
+      /* Accept a join URL or a bare server URL alike. */
+      if (!pp_signal_parse_join_url (h->f->signal, &h->base, &id, &pin, NULL))
+        h->base = g_strdup (h->f->signal);
+      host_signal_stun (h->base, &stun_host, &stun_port);
+    }
+  if (!pp_ice_flags_resolve (h->ice, stun_host, stun_port, error))
+    return FALSE;
+  ice = pp_ice_flags_describe (h->ice);
+  pp_host_say (h, "peerport: host: NAT traversal: %s", ice);
+  if (h->f->signal != NULL)
+    return TRUE;
+  return pp_host_embed_start (h, error);
+}
+
+static void
+host_open_console (PpHost *h)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = g_strdup_printf ("host-%d", (int) getpid ());
+
+  h->console = pp_console_new (name, PP_COMMAND_ROLE_HOST, host_command, h, &error);
+  if (h->console == NULL)
+    pp_cli_error ("host", "no console or control socket: %s", error->message);
+  else
+    pp_host_say (h, "peerport: host: commands: type 'help'%s, or 'peerport ctl --instance "
+                 "%s help'", pp_console_is_interactive (h->console) ? " here" : "", name);
+  h->ticker = pp_status_ticker_new (h->console, &h->s);
+  if (!h->f->yes && (h->console == NULL || !pp_console_is_interactive (h->console)))
+    pp_cli_error ("host", "stdin is not a terminal: every peer will be declined (use --yes "
+                  "to accept the first peer of each link)");
 }
 
 static gboolean
-host_start (Host *h, PpEpoll *ep, GError **error)
+host_any_closing (PpHost *h)
 {
-  PpWebrtcConfig cfg;
-  g_autofree char *id = NULL, *pin = NULL;
-  PpTunnel *tun;
+  for (guint i = 0; i < h->peers->len; i++)
+    if (pp_host_peer_closing (g_ptr_array_index (h->peers, i)))
+      return TRUE;
+  return FALSE;
+}
 
-  /* Accept a join URL or a bare server URL alike. */
-  if (!pp_signal_parse_join_url (h->f->signal, &h->base, &id, &pin, NULL))
-    h->base = g_strdup (h->f->signal);
-  h->client = pp_signal_client_new (h->base, error);
-  if (h->client == NULL)
-    return FALSE;
-  pp_webrtc_config_init (&cfg);
-  cfg.role = PP_WEBRTC_OFFERER;
-  h->t = pp_webrtc_transport_new (&cfg, host_description_cb, h, error);
-  if (h->t == NULL)
-    return FALSE;
-  tun = pp_tunnel_new (h->t, PP_MUX_ROLE_HOST, NULL, ep);
-  pp_tunnel_set_rules (tun, h->rules);
-  pp_session_attach (&h->s, tun);
-  pp_signal_client_create_async (h->client, h->name,
-                                 pp_webrtc_transport_get_local_fingerprint (h->t), h->s.cancel,
-                                 host_created_cb, h);
-  return TRUE;
+static gboolean
+host_wake_cb (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* GOAWAY to every peer and an orderly close, waiting at most
+ * PP_SESSION_CLOSE_GRACE_MS for the transports. */
+static void
+host_shutdown (PpHost *h)
+{
+  gint64 deadline = g_get_monotonic_time () + PP_SESSION_CLOSE_GRACE_MS * 1000;
+  guint wake;
+
+  h->shutting_down = TRUE;
+  if (h->asking)
+    pp_console_cancel_ask (h->console);
+  g_queue_clear (&h->asks);
+  for (guint i = 0; i < h->peers->len; i++)
+    pp_host_peer_shutdown (g_ptr_array_index (h->peers, i));
+  wake = g_timeout_add (100, host_wake_cb, NULL);
+  while (host_any_closing (h) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (wake);
+}
+
+static void
+host_clear (PpHost *h)
+{
+  g_ptr_array_set_size (h->peers, 0);
+  g_ptr_array_set_size (h->dead, 0);
+  if (h->reap != 0)
+    g_source_remove (h->reap);
+  g_clear_pointer (&h->ticker, pp_status_ticker_free);
+  g_clear_pointer (&h->console, pp_console_free);
+  pp_session_clear (&h->s);
+  g_clear_pointer (&h->server, pp_signal_server_free);
+  g_clear_object (&h->listen);
+  g_clear_pointer (&h->ep, pp_epoll_free);
+  g_clear_pointer (&h->ice, pp_ice_flags_free);
+  g_clear_pointer (&h->rules, pp_rules_free);
+  g_ptr_array_unref (h->peers);
+  g_ptr_array_unref (h->dead);
+  g_free (h->base);
+  g_free (h->name);
 }
 
 static int
-run (Flags *f)
+run (PpHostFlags *f)
 {
   g_autoptr (GError) error = NULL;
-  Host h = { .f = f };
-  PpEpoll *ep;
+  PpHost h = { .f = f };
+  PpHostPeer *first;
   int rc;
 
-  h.name = pp_session_name (f->name, &error);
-  if (h.name == NULL)
-    {
-      pp_cli_error ("usage", "%s", error->message);
-      return PP_EXIT_USAGE;
-    }
-  h.rules = pp_rules_new ();
-  if (!host_add_rules (&h))
-    {
-      pp_rules_free (h.rules);
-      g_free (h.name);
-      return PP_EXIT_USAGE;
-    }
+  h.peers = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_host_peer_free);
+  h.dead = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_host_peer_free);
+  g_queue_init (&h.asks);
   pp_session_init (&h.s, "host", f->json);
-  if (!f->yes && !isatty (STDIN_FILENO))
-    pp_cli_error ("host", "stdin is not a terminal: every peer will be declined (use --yes to "
-                  "accept the first peer)");
-  ep = pp_epoll_new (NULL, &error);
-  if (ep == NULL || !host_start (&h, ep, &error))
-    pp_session_fail (&h.s, error != NULL && error->domain == PP_SIGNAL_CLIENT_ERROR
-                     ? PP_EXIT_USAGE : PP_EXIT_UNAVAILABLE, "%s", error->message);
+  rc = host_check_flags (&h, &error);
+  if (rc != PP_EXIT_OK)
+    {
+      if (error != NULL)
+        pp_cli_error ("usage", "%s; see 'peerport host --help'", error->message);
+      host_clear (&h);
+      return rc;
+    }
+  pp_sys_raise_nofile_limit ();
+  h.ep = pp_epoll_new (NULL, &error);
+  if (h.ep == NULL || !host_prepare (&h, &error))
+    pp_session_fail (&h.s, PP_EXIT_UNAVAILABLE, "%s", error->message);
+  else
+    {
+      host_open_console (&h);
+      first = pp_host_peer_new (&h, &error);
+      if (first == NULL)
+        pp_session_fail (&h.s, error->domain == PP_SIGNAL_CLIENT_ERROR ? PP_EXIT_USAGE
+                         : PP_EXIT_UNAVAILABLE, "%s", error->message);
+      else
+        g_ptr_array_add (h.peers, first);
+    }
   rc = pp_session_run (&h.s);
-  if (h.s.interrupted)
-    host_cancel_session (&h);
-  if (h.stdin_watch != 0)
-    g_source_remove (h.stdin_watch);
-  pp_session_clear (&h.s);
-  pp_signal_client_free (h.client);
-  if (h.t != NULL)
-    pp_transport_unref (h.t);
-  if (ep != NULL)
-    pp_epoll_free (ep);
-  pp_rules_free (h.rules);
-  g_free (h.offer);
-  g_free (h.base);
-  g_free (h.peer);
-  g_free (h.name);
+  host_shutdown (&h);
+  host_clear (&h);
   return rc;
 }
 
@@ -516,14 +590,13 @@ int
 pp_cmd_host (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
-  Flags f = { 0 };
+  PpHostFlags f = { 0 };
   int rc;
 
   if (!parse_flags (argc, argv, &f, &error) && !f.help)
     {
-      pp_cli_error ("usage", "%s; see 'peerport host --help'", error->message);
       flags_clear (&f);
-      return PP_EXIT_USAGE;
+      return pp_cli_usage_error ("host", error);
     }
   if (f.help)
     {

@@ -32,6 +32,9 @@ static const char signal_help[] =
   "                         the later stages keep 60 s to decide, 30 s to connect)\n"
   "  --stun-port PORT|off   UDP port of the STUN responder (default: the HTTP\n"
   "                         port number), or off\n"
+  "  --stun-alt-port PORT   answer STUN on this second UDP port too, so\n"
+  "                         'peerport doctor' can tell how a client's NAT maps\n"
+  "                         (default: none; 0 picks a free one, printed)\n"
   "  --tls-cert FILE        serve HTTPS with this PEM certificate (chain) ...\n"
   "  --tls-key FILE         ... and this PEM private key; both or neither\n"
   "  --trusted-proxy CIDR   believe X-Forwarded-For from this proxy range for the\n"
@@ -57,6 +60,7 @@ typedef struct
   char *redis;
   int ttl;
   char *stun_port;
+  char *stun_alt_port;
   char *tls_cert, *tls_key;
   char **proxies;
   int poll_timeout;
@@ -70,6 +74,7 @@ flags_clear (Flags *f)
   g_free (f->listen);
   g_free (f->redis);
   g_free (f->stun_port);
+  g_free (f->stun_alt_port);
   g_free (f->tls_cert);
   g_free (f->tls_key);
   g_strfreev (f->proxies);
@@ -113,6 +118,7 @@ parse_flags (int argc, char **argv, Flags *f, GError **error)
     { "redis", 0, 0, G_OPTION_ARG_STRING, &f->redis, NULL, NULL },
     { "ttl", 0, 0, G_OPTION_ARG_INT, &f->ttl, NULL, NULL },
     { "stun-port", 0, 0, G_OPTION_ARG_STRING, &f->stun_port, NULL, NULL },
+    { "stun-alt-port", 0, 0, G_OPTION_ARG_STRING, &f->stun_alt_port, NULL, NULL },
     { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &f->tls_cert, NULL, NULL },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &f->tls_key, NULL, NULL },
     { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &f->proxies, NULL, NULL },
@@ -121,11 +127,7 @@ parse_flags (int argc, char **argv, Flags *f, GError **error)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &f->help, NULL, NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, error))
+  if (!pp_cli_parse_options (&argc, &argv, entries, error))
     return FALSE;
   if (argc > 1)
     {
@@ -195,14 +197,43 @@ quit_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* --stun-alt-port: -1 none, else 0 (any) to 65535. */
+static gboolean
+parse_alt_port (const char *text, int *out, GError **error)
+{
+  char *end = NULL;
+  long v;
+
+  *out = -1;
+  if (text == NULL)
+    return TRUE;
+  v = strtol (text, &end, 10);
+  if (*text == '\0' || *end != '\0' || v < 0 || v > 65535)
+    return g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--stun-alt-port wants a port number, not '%s'", text), FALSE;
+  *out = (int) v;
+  return TRUE;
+}
+
+/* The second STUN port (doctor's mapping test) on the HTTP address. */
+static PpSignalStun *
+listen_alt (GSocketAddress *addr, int alt_port, GError **error)
+{
+  g_autoptr (GSocketAddress) ua = g_inet_socket_address_new (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr)), (guint16) alt_port);
+
+  return pp_signal_stun_new (ua, 20.0, 50, error);
+}
+
 static int
 serve (GSocketAddress *addr, PpSignalStore *store, const PpSignalServerOptions *o,
-       GTlsCertificate *tls, int stun_port, gboolean redis)
+       GTlsCertificate *tls, int stun_port, int alt_port, gboolean redis)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr (PpSignalServer) srv = pp_signal_server_new (o, store);
   g_autoptr (PpSignalStun) stun = NULL;
+  g_autoptr (PpSignalStun) alt = NULL;
   g_autofree char *host = NULL;
   guint16 port;
   guint sigint, sigterm;
@@ -229,10 +260,20 @@ serve (GSocketAddress *addr, PpSignalStore *store, const PpSignalServerOptions *
           return PP_EXIT_UNAVAILABLE;
         }
     }
+  if (stun != NULL && alt_port >= 0 && (alt = listen_alt (addr, alt_port, &error)) == NULL)
+    {
+      pp_cli_error ("signal", "cannot listen for STUN on --stun-alt-port: %s", error->message);
+      return PP_EXIT_UNAVAILABLE;
+    }
+  pp_signal_server_set_stun_ports (srv, stun != NULL ? pp_signal_stun_get_port (stun) : 0,
+                                   alt != NULL ? pp_signal_stun_get_port (alt) : 0);
   printf ("peerport: signal: listening on %s://%s%s%s:%u (%s store", tls ? "https" : "http",
           strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "", port,
           redis ? "Redis" : "memory");
-  if (stun != NULL)
+  if (alt != NULL)
+    printf (", STUN on udp ports %u and %u)\n", pp_signal_stun_get_port (stun),
+            pp_signal_stun_get_port (alt));
+  else if (stun != NULL)
     printf (", STUN on udp port %u)\n", pp_signal_stun_get_port (stun));
   else
     printf (", STUN off)\n");
@@ -253,12 +294,13 @@ run (Flags *f)
   g_autoptr (GTlsCertificate) tls = NULL;
   PpSignalServerOptions o;
   PpSignalStore *store;
-  int stun_port = 0, rc;
+  int stun_port = 0, alt_port = -1, rc;
 
   pp_signal_server_options_init (&o);
   addr = parse_listen (f->listen != NULL ? f->listen : "0.0.0.0:8080", &error);
-  if (addr == NULL || !check_flags (f, &o, &error) || !parse_stun_port (f->stun_port, &stun_port,
-                                                                         &error))
+  if (addr == NULL || !check_flags (f, &o, &error)
+      || !parse_stun_port (f->stun_port, &stun_port, &error)
+      || !parse_alt_port (f->stun_alt_port, &alt_port, &error))
     {
       pp_cli_error ("usage", "%s", error->message);
       pp_signal_server_options_clear (&o);
@@ -279,7 +321,7 @@ run (Flags *f)
       pp_signal_server_options_clear (&o);
       return PP_EXIT_USAGE;
     }
-  rc = serve (addr, store, &o, tls, stun_port, f->redis != NULL);
+  rc = serve (addr, store, &o, tls, stun_port, alt_port, f->redis != NULL);
   pp_signal_server_options_clear (&o);
   return rc;
 }
@@ -293,9 +335,8 @@ pp_cmd_signal (int argc, char **argv)
 
   if (!parse_flags (argc, argv, &f, &error))
     {
-      pp_cli_error ("usage", "%s; see 'peerport signal --help'", error->message);
       flags_clear (&f);
-      return PP_EXIT_USAGE;
+      return pp_cli_usage_error ("signal", error);
     }
   if (f.help)
     {

@@ -10,12 +10,14 @@
 
 #include "cli/pp-cli.h"
 
-static const PpCommand commands[] = {
+static const PpCliCommand commands[] = {
 #ifdef PP_HAVE_WEBRTC
   { "host", "share TCP services with a peer (creates a join URL)", pp_cmd_host },
   { "join", "reach a host's services through local listeners", pp_cmd_join },
 #endif
   { "signal", "run a signaling server (HTTP long polls, STUN)", pp_cmd_signal },
+  { "ctl", "send a console command to a running host or join", pp_cmd_ctl },
+  { "doctor", "check the signaling server, STUN and this NAT", pp_cmd_doctor },
 };
 
 void
@@ -28,6 +30,23 @@ pp_cli_error (const char *context, const char *fmt, ...)
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
   fprintf (stderr, "peerport: %s: %s\n", context, msg);
+}
+
+gboolean
+pp_cli_parse_options (int *argc, char ***argv, GOptionEntry *entries, GError **error)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+
+  g_option_context_set_help_enabled (ctx, FALSE);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  return g_option_context_parse (ctx, argc, argv, error);
+}
+
+int
+pp_cli_usage_error (const char *name, const GError *error)
+{
+  pp_cli_error ("usage", "%s; see 'peerport %s --help'", error->message, name);
+  return PP_EXIT_USAGE;
 }
 
 static void

@@ -779,6 +779,7 @@ pp_mux_conn_send_budget (PpMuxConn *conn)
       return 0;
     }
   cap = MIN ((size_t) PP_MAX_PAYLOAD, mux->cfg.max_message_size - PP_HEADER_SIZE);
+  cap = MIN (cap, pp__mux_message_cap (mux));   /* small on slow paths */
   return MIN (cap, (size_t) allow);
 }
 

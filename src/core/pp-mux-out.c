@@ -12,6 +12,11 @@
 
 #include <string.h>
 
+/* pp__mux_message_cap(): from this high water up, messages are not capped;
+ * below it, an eighth of the mark, never less than PP_MIN_MESSAGE_CAP. */
+#define PP_FULL_HIGH_WATER (256 * 1024)
+#define PP_MIN_MESSAGE_CAP 2048
+
 PpOut *
 pp__out_new (uint8_t event, const void *payload, size_t len)
 {
@@ -56,6 +61,20 @@ pp__mux_emit_coalesced (PpMux *mux)
   mux->cb.transmit_cb (mux, msg, mux->user_data);
 }
 
+/* A low high water means a slow path (pp-tunnel sizes it from the transport's
+ * send window).  There the last message handed over may cross the mark, and
+ * the transport delivers a message whole, so a small packet coalesced into a
+ * large one, or queued behind one, waits for all of it: both DATA payloads
+ * (pp_mux_conn_send_budget) and coalesced messages stay within an eighth of
+ * the mark.  At the default mark and above nothing is capped. */
+size_t
+pp__mux_message_cap (PpMux *mux)
+{
+  if (mux->cfg.high_water >= PP_FULL_HIGH_WATER)
+    return G_MAXSIZE;
+  return MAX (mux->cfg.high_water / 8, (size_t) PP_MIN_MESSAGE_CAP);
+}
+
 /* Hands @out (header written) to the transport, alone or coalesced with
  * others; small packets are copied into the coalescing buffer, large ones
  * leave as they are, without a copy. */
@@ -63,7 +82,7 @@ static void
 emit_out (PpMux *mux, PpOut *out)
 {
   size_t size = PP_HEADER_SIZE + out->len;
-  size_t max = mux->cfg.max_message_size;
+  size_t max = MIN (mux->cfg.max_message_size, pp__mux_message_cap (mux));
   GBytes *msg;
 
   if (mux->coalesce_tx)
@@ -73,7 +92,7 @@ emit_out (PpMux *mux, PpOut *out)
       if (size * 2 <= max)
         {
           if (mux->coal == NULL)
-            mux->coal = g_malloc (max);
+            mux->coal = g_malloc (mux->cfg.max_message_size);   /* max follows the high water */
           memcpy (mux->coal + mux->coal_len, out->buf, size);
           mux->coal_len += size;
           g_free (out);

@@ -160,6 +160,8 @@ void pp__conn_unschedule (PpMuxConn *conn);
 void pp__mux_send_session (PpMux *mux, uint8_t event, const void *payload, size_t len);
 void pp__mux_flush_now (PpMux *mux);
 void pp__mux_emit_coalesced (PpMux *mux);
+/* The largest DATA payload or coalesced message worth making now. */
+size_t pp__mux_message_cap (PpMux *mux);
 void pp__tuple_send_loose (PpMux *mux, PpTupleState *ts, uint8_t event,
                            const void *payload, size_t len);
 

@@ -48,6 +48,7 @@ struct _PpSignalServer
   GSocketAddress *embedded_addr; /* where to listen while sessions are pending */
   GSource *embedded_check;
   gboolean listening;
+  char *stun_ports;    /* "PORT [ALT]" for /healthz's X-Peerport-Stun (doctor), or NULL */
 };
 
 typedef enum
@@ -967,6 +968,9 @@ handle_healthz (PpSignalServer *srv, SoupServerMessage *msg)
       send_error (srv, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "the session store is unavailable");
       return;
     }
+  if (srv->stun_ports != NULL)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "X-Peerport-Stun", srv->stun_ports);
   send_raw (srv, msg, SOUP_STATUS_OK, "text/plain", g_strdup ("ok\n"), 3);
 }
 
@@ -1261,6 +1265,15 @@ embedded_listen (PpSignalServer *srv, GError **error)
   return TRUE;
 }
 
+void
+pp_signal_server_set_stun_ports (PpSignalServer *srv, guint16 port, guint16 alt)
+{
+  g_free (srv->stun_ports);
+  srv->stun_ports = port == 0 ? NULL
+                    : alt == 0 ? g_strdup_printf ("%u", port)
+                               : g_strdup_printf ("%u %u", port, alt);
+}
+
 guint16
 pp_signal_server_get_port (PpSignalServer *srv)
 {
@@ -1327,6 +1340,7 @@ pp_signal_server_free (PpSignalServer *srv)
   g_hash_table_unref (srv->create_limit.buckets);
   g_hash_table_unref (srv->join_limit.buckets);
   g_ptr_array_unref (srv->opt.trusted_proxies);
+  g_free (srv->stun_ports);
   g_free (srv);
 }
 

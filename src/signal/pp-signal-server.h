@@ -53,6 +53,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpSignalServer, pp_signal_server_free)
 gboolean pp_signal_server_listen (PpSignalServer *srv, GSocketAddress *addr, GTlsCertificate *tls,
                                   GError **error);
 guint16 pp_signal_server_get_port (PpSignalServer *srv);
+/* Advertises the STUN responder's UDP ports (0: none) in /healthz's
+ * X-Peerport-Stun header, so `peerport doctor` finds the second one. */
+void pp_signal_server_set_stun_ports (PpSignalServer *srv, guint16 port, guint16 alt);
 void pp_signal_server_disconnect (PpSignalServer *srv);
 
 /* Embedded mode (DESIGN §5): the server listens on @addr only while a

@@ -188,6 +188,16 @@ pp_transport_get_max_message_size (PpTransport *t)
   return max_message_size (t);
 }
 
+size_t
+pp_transport_get_send_window (PpTransport *t)
+{
+  g_return_val_if_fail (t != NULL, 0);
+
+  if (t->klass->get_send_window == NULL)
+    return 0;
+  return t->klass->get_send_window (t);
+}
+
 void
 pp_transport_get_stats (PpTransport *t, PpTransportStats *out)
 {

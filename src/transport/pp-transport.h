@@ -4,8 +4,9 @@
  *
  * A transport carries whole binary messages, reliably but in any order
  * (the DataChannel is unordered).  It reports how many bytes it has
- * accepted but not yet sent (the buffered amount) and calls back when that
- * falls to the low-water mark.  Implementations: pp-mem-transport (tests,
+ * accepted but not yet sent (the buffered amount), how much it can usefully
+ * hold (the send window), and calls back when the buffered amount falls to
+ * the low-water mark.  Implementations: pp-mem-transport (tests,
  * fault injection) and the WebRTC DataChannel.  Callbacks run on the
  * thread-default main context of the creator; nothing here takes locks.
  *
@@ -68,6 +69,9 @@ typedef struct
   size_t (*get_buffered_amount) (PpTransport *t);
   size_t (*get_max_message_size) (PpTransport *t);
   void (*get_stats) (PpTransport *t, PpTransportStats *out);
+  /* Optional: bytes worth holding below the user right now (what the path
+   * can carry plus a little), 0 when unknown; see pp_transport_get_send_window. */
+  size_t (*get_send_window) (PpTransport *t);
   /* Starts an orderly close; closed_cb follows (maybe from an idle). */
   void (*close) (PpTransport *t, const char *reason);
   void (*finalize) (PpTransport *t);
@@ -109,6 +113,11 @@ PpTransportState pp_transport_get_state (PpTransport *t);
 gboolean pp_transport_send (PpTransport *t, GBytes *msg, GError **error);
 size_t pp_transport_get_buffered_amount (PpTransport *t);
 size_t pp_transport_get_max_message_size (PpTransport *t);
+/* How many buffered bytes the transport can usefully hold now: past it a new
+ * message only waits behind older ones (head-of-line latency for every
+ * socket).  Users size their high/low-water marks from it; 0 = unknown
+ * (keep static marks).  May change with every acknowledgement. */
+size_t pp_transport_get_send_window (PpTransport *t);
 void pp_transport_get_stats (PpTransport *t, PpTransportStats *out);
 void pp_transport_close (PpTransport *t, const char *reason);
 
@@ -136,6 +145,6 @@ void pp__transport_emit_closed (PpTransport *t, const char *reason);
  * - at the last unref the base releases its own fields, then calls
  *   klass->finalize, which must free the implementation's struct.
  * A missing optional class method means: buffered 0, no size limit, stats
- * zero (rtt -1), close = emit closed_cb at once. */
+ * zero (rtt -1), send window 0 (unknown), close = emit closed_cb at once. */
 
 G_END_DECLS

@@ -800,6 +800,276 @@ test_service_reset (void)
   service_free (svc);
 }
 
+/* ------------------------------------------------------------------ */
+/* The per-connection observer (pp_tunnel_set_conn_func).              */
+
+typedef struct
+{
+  PpTcpConnEventType type;
+  uint64_t id;
+  guint via;
+  gboolean opened;
+  uint8_t reason;
+  uint16_t dst_port;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+} Seen;
+
+typedef struct
+{
+  GArray *client;           /* of Seen */
+  GArray *host;
+} Observed;
+
+static void
+observe_cb (PpTunnel *tun, const PpTcpConnEvent *ev, gpointer user_data)
+{
+  GArray *seen = user_data;
+  Seen one = { ev->type, ev->id, ev->via, ev->opened, ev->reason, ev->tuple->dst_port,
+               ev->bytes_in, ev->bytes_out };
+
+  g_assert_nonnull (ev->detail);
+  g_array_append_val (seen, one);
+}
+
+static void
+observe (Stack *s, Observed *o)
+{
+  o->client = g_array_new (FALSE, TRUE, sizeof (Seen));
+  o->host = g_array_new (FALSE, TRUE, sizeof (Seen));
+  pp_tunnel_set_conn_func (s->client, observe_cb, o->client);
+  pp_tunnel_set_conn_func (s->host, observe_cb, o->host);
+}
+
+typedef struct
+{
+  Stack *s;
+  Observed *o;
+  guint n_client;
+  guint n_host;
+} ObservedWait;
+
+static gboolean
+observed_enough (gpointer data)
+{
+  ObservedWait *w = data;
+
+  return stack_idle (w->s) && w->o->client->len >= w->n_client && w->o->host->len >= w->n_host;
+}
+
+/* Waits for @n_client and @n_host events, lets the loop run dry, and checks
+ * that no more came. */
+static void
+observed_wait (Stack *s, Observed *o, guint n_client, guint n_host)
+{
+  ObservedWait w = { s, o, n_client, n_host };
+
+  g_assert_true (pp_test_wait_until (NULL, observed_enough, &w, WAIT_MS));
+  for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  g_assert_cmpuint (o->client->len, ==, n_client);
+  g_assert_cmpuint (o->host->len, ==, n_host);
+}
+
+static void
+observed_clear (Stack *s, Observed *o)
+{
+  pp_tunnel_set_conn_func (s->client, NULL, NULL);
+  pp_tunnel_set_conn_func (s->host, NULL, NULL);
+  g_array_unref (o->client);
+  g_array_unref (o->host);
+}
+
+static const Seen *
+seen_at (GArray *a, guint i)
+{
+  return &g_array_index (a, Seen, i);
+}
+
+/* OPENED then CLOSED(@reason) for connection 1. */
+static void
+assert_open_close (GArray *a, guint via, uint16_t port, uint8_t reason)
+{
+  const Seen *op = seen_at (a, 0);
+  const Seen *cl = seen_at (a, 1);
+
+  g_assert_cmpint (op->type, ==, PP_TCP_CONN_OPENED);
+  g_assert_cmpint (cl->type, ==, PP_TCP_CONN_CLOSED);
+  g_assert_cmpuint (op->id, ==, 1);
+  g_assert_cmpuint (cl->id, ==, 1);
+  g_assert_cmpuint (op->via, ==, via);
+  g_assert_cmpuint (op->dst_port, ==, port);
+  g_assert_true (cl->opened);
+  g_assert_cmpuint (cl->reason, ==, reason);
+}
+
+static void
+test_observer_normal (void)
+{
+  Service *svc = service_new (SVC_ECHO);
+  Stack *s = stack_new ();
+  g_autofree char *target = g_strdup_printf ("127.0.0.1:%u", svc->port);
+  Observed o;
+  guint map_id = 0;
+  App *a;
+
+  observe (s, &o);
+  stack_allow (s, target);
+  a = app_new (stack_map (s, target, &map_id), 1000, TRUE, FALSE);
+  g_assert_true (pp_test_wait_until (NULL, app_ended, a, WAIT_MS));
+  g_assert_true (a->eof);
+  observed_wait (s, &o, 2, 2);
+  assert_open_close (o.client, map_id, svc->port, PP_CLOSE_NORMAL);
+  assert_open_close (o.host, 0, svc->port, PP_CLOSE_NORMAL);
+  /* Client: out = read from the app; host: in = written to the service. */
+  g_assert_cmpuint (seen_at (o.client, 1)->bytes_out, ==, 1000);
+  g_assert_cmpuint (seen_at (o.client, 1)->bytes_in, ==, 1000);
+  g_assert_cmpuint (seen_at (o.host, 1)->bytes_in, ==, 1000);
+  g_assert_cmpuint (seen_at (o.host, 1)->bytes_out, ==, 1000);
+  app_free (a);
+  observed_clear (s, &o);
+  stack_free (s);
+  service_free (svc);
+}
+
+static void
+test_observer_refused (void)
+{
+  Service *svc = service_new (SVC_ECHO);
+  Stack *s = stack_new ();
+  g_autofree char *target = g_strdup_printf ("127.0.0.1:%u", svc->port);
+  Observed o;
+  App *a;
+
+  observe (s, &o);
+  a = app_new (stack_map (s, target, NULL), 100, FALSE, FALSE);
+  assert_reset (a);
+  observed_wait (s, &o, 1, 1);
+  for (guint i = 0; i < 2; i++)
+    {
+      const Seen *cl = seen_at (i == 0 ? o.client : o.host, 0);
+
+      g_assert_cmpint (cl->type, ==, PP_TCP_CONN_CLOSED);
+      g_assert_cmpuint (cl->id, ==, 1);
+      g_assert_false (cl->opened);
+      g_assert_cmpuint (cl->reason, ==, PP_CLOSE_REFUSED);
+    }
+  g_assert_cmpint (g_atomic_int_get (&svc->accepted), ==, 0);
+  app_free (a);
+  observed_clear (s, &o);
+  stack_free (s);
+  service_free (svc);
+}
+
+/* Both sides saw OPENED. */
+static gboolean
+observer_opened (gpointer data)
+{
+  Observed *o = data;
+
+  return o->client->len >= 1 && o->host->len >= 1;
+}
+
+static gboolean
+app_got_1000 (gpointer data)
+{
+  return ((App *) data)->rx.n >= 1000;
+}
+
+/* The app resets its socket (SO_LINGER 0) while the connection is open: its
+ * pump reads ECONNRESET, the host's pump gets CLOSE(4).  (A service that
+ * resets at once may beat the host's connect check: "connect failed".) */
+static void
+test_observer_reset (void)
+{
+  Service *svc = service_new (SVC_ECHO);
+  Stack *s = stack_new ();
+  g_autofree char *target = g_strdup_printf ("127.0.0.1:%u", svc->port);
+  struct linger lg = { 1, 0 };
+  Observed o;
+  guint map_id = 0;
+  App *a;
+
+  observe (s, &o);
+  stack_allow (s, target);
+  a = app_new (stack_map (s, target, &map_id), 1000, FALSE, FALSE);
+  g_assert_true (pp_test_wait_until (NULL, app_got_1000, a, WAIT_MS));
+  g_assert_true (pp_test_wait_until (NULL, observer_opened, &o, WAIT_MS));
+  g_assert_cmpint (setsockopt (a->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), ==, 0);
+  app_free (a);
+  observed_wait (s, &o, 2, 2);
+  assert_open_close (o.client, map_id, svc->port, PP_CLOSE_RESET);
+  assert_open_close (o.host, 0, svc->port, PP_CLOSE_RESET);
+  g_assert_cmpuint (seen_at (o.client, 1)->bytes_out, ==, 1000);
+  g_assert_cmpuint (seen_at (o.host, 1)->bytes_in, ==, 1000);
+  observed_clear (s, &o);
+  stack_free (s);
+  service_free (svc);
+}
+
+/* --- the water marks follow a transport's send window --- */
+
+typedef struct
+{
+  PpTransport base;
+  size_t window;
+} WindowTransport;
+
+static gboolean
+window_send (PpTransport *t, GBytes *msg, GError **error)
+{
+  return TRUE;
+}
+
+static size_t
+window_get (PpTransport *t)
+{
+  return ((WindowTransport *) t)->window;
+}
+
+static void
+window_finalize (PpTransport *t)
+{
+  g_free (t);
+}
+
+static const PpTransportClass window_class = {
+  .send = window_send,
+  .get_send_window = window_get,
+  .finalize = window_finalize,
+};
+
+/* The tunnel keeps about one send window below the mux: low water = 7/8 of
+ * high = window + 1/8, clamped to 8..256 KiB; 0 (unknown) keeps the marks. */
+static void
+test_water_follows_window (void)
+{
+  WindowTransport *w = g_new0 (WindowTransport, 1);
+  PpTransport *t = &w->base;
+  PpEpoll *ep = pp_epoll_new (NULL, NULL);
+  PpTunnel *tun;
+
+  pp__transport_init (t, &window_class);
+  g_assert_cmpuint (pp_transport_get_send_window (t), ==, 0);
+  tun = pp_tunnel_new (t, PP_MUX_ROLE_CLIENT, NULL, ep);
+  g_assert_cmpuint (pp_transport_get_low_water (t), ==, PP_TUNNEL_LOW_WATER);
+  w->window = 10 * MIB;
+  pp__transport_emit_opened (t);
+  g_assert_cmpuint (pp_transport_get_low_water (t), ==, PP_TUNNEL_HIGH_WATER / 8 * 7);
+  w->window = 40000;
+  pp__transport_emit_buffered_low (t);
+  g_assert_cmpuint (pp_transport_get_low_water (t), ==, 45000 - 45000 / 8);
+  w->window = 1000;
+  pp__transport_emit_buffered_low (t);
+  g_assert_cmpuint (pp_transport_get_low_water (t), ==, 8192 - 8192 / 8);
+  w->window = 0;
+  pp__transport_emit_buffered_low (t);
+  g_assert_cmpuint (pp_transport_get_low_water (t), ==, 8192 - 8192 / 8);
+  pp_tunnel_free (tun);
+  pp_transport_unref (t);
+  pp_epoll_free (ep);
+}
+
 /* A port nobody listens on: bound, then closed. */
 static uint16_t
 closed_port (void)
@@ -1087,6 +1357,10 @@ main (int argc, char **argv)
   g_test_add_func ("/tunnel/mem/mapping-ports", test_mapping_ports);
   g_test_add_func ("/tunnel/mem/connect-by-name", test_connect_by_name);
   g_test_add_func ("/tunnel/mem/name-rebinding-refused", test_name_rebinding_refused);
+  g_test_add_func ("/tunnel/mem/observer-normal", test_observer_normal);
+  g_test_add_func ("/tunnel/mem/observer-refused", test_observer_refused);
+  g_test_add_func ("/tunnel/mem/observer-reset", test_observer_reset);
+  g_test_add_func ("/tunnel/mem/water-follows-window", test_water_follows_window);
   rc = g_test_run ();
   g_free (pattern);
   return rc;

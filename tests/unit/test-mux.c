@@ -165,6 +165,37 @@ test_half_close (void)
     }
 }
 
+/* Below the default high water (a slow path, pp-tunnel) DATA payloads shrink
+ * to an eighth of the mark, 2 KiB at least, so the message that crosses the
+ * mark is small; a stream still arrives intact.  At the default, no cap. */
+static void
+test_small_high_water (void)
+{
+  PpHarness *h = pp_harness_new (NULL, NULL, PP_HARNESS_RANDOM, 12);
+  PpHarnessApp *c, *s;
+  const uint64_t total = 300000;
+
+  pp_harness_connect (h);
+  c = pp_harness_open (h, 40000, 80, NULL, 0, FALSE);
+  pp_harness_run (h, 10000);
+  s = pp_harness_host_app (h, 0);
+  g_assert_cmpuint (pp_mux_conn_send_budget (c->conn), ==, PP_MAX_PAYLOAD);
+  pp_mux_set_high_water (h->client.mux, 16 * 1024);
+  g_assert_cmpuint (pp_mux_conn_send_budget (c->conn), ==, 2048);
+  pp_mux_set_high_water (h->client.mux, 1024);
+  g_assert_cmpuint (pp_mux_conn_send_budget (c->conn), ==, 2048);
+  pp_mux_set_high_water (h->client.mux, 64 * 1024);
+  g_assert_cmpuint (pp_mux_conn_send_budget (c->conn), ==, 8192);
+  pp_harness_app_verify (s, 12);
+  pp_harness_app_stream (c, total, 12, TRUE);
+  pp_harness_run (h, G_MAXUINT64);
+  g_assert_cmpuint (s->rx_count, ==, total);
+  g_assert_cmpuint (s->rx_bad, ==, 0);
+  g_assert_true (s->eof);
+  g_assert_cmpuint (h->client.sent_events[PP_EV_DATA], >=, total / 8192);
+  pp_harness_free (h);
+}
+
 /* DATA and FIN that reach the host before it has connected are kept and
  * applied once it has. */
 static void
@@ -440,6 +471,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mux/hello/ready", test_hello_ready);
   g_test_add_func ("/mux/hello/refused-window", test_hello_refused);
   g_test_add_func ("/mux/hello/no-coalescing", test_hello_no_coalesce);
+  g_test_add_func ("/mux/small-high-water", test_small_high_water);
   g_test_add_func ("/mux/echo/every-order", test_echo_orders);
   g_test_add_func ("/mux/echo/many-small", test_echo_many_small);
   g_test_add_func ("/mux/stream/half-close", test_half_close);

@@ -392,6 +392,7 @@ test_defaults (void)
   pp_transport_set_callbacks (t, &log_callbacks, &l);
   g_assert_cmpuint (pp_transport_get_buffered_amount (t), ==, 0);
   g_assert_cmpuint (pp_transport_get_max_message_size (t), ==, G_MAXSIZE);
+  g_assert_cmpuint (pp_transport_get_send_window (t), ==, 0);   /* unknown */
   memset (&st, 0xff, sizeof st);
   pp_transport_get_stats (t, &st);
   g_assert_cmpint (st.rtt_us, ==, -1);

@@ -134,16 +134,20 @@ sctp_message_cb (GBytes *msg, gpointer user_data)
     g_ptr_array_add (p->rx, g_bytes_ref (msg));
 }
 
-/* A send never pushes usrsctp past max(64 KiB, 2 × cwnd) (plus the
- * message that crosses it); data already inside may exceed a cwnd that
- * shrank since, which is why the bound is checked around each send. */
+/* A send never pushes usrsctp past cwnd + 2 packets (plus the message that
+ * crosses it), also the send window reported; data already inside may exceed
+ * a cwnd that shrank since, which is why the bound is checked around each
+ * send. */
 static void
 check_in_flight (Peer *p, const PpSctpInfo *before)
 {
   PpSctpInfo after;
-  size_t allowed = MAX (65536, 2 * (size_t) before->cwnd) + 65536;
+  size_t window = (size_t) before->cwnd + 2 * MAX ((size_t) before->mtu, 1200);
+  size_t allowed = window + 65536;
 
   pp_sctp_get_info (p->sctp, &after);
+  g_assert_cmpuint (pp_sctp_get_send_window (p->sctp), ==,
+                    (size_t) after.cwnd + 2 * MAX ((size_t) after.mtu, 1200));
   p->max_in_usrsctp = MAX (p->max_in_usrsctp, after.in_usrsctp);
   if (after.in_usrsctp > MAX (before->in_usrsctp, allowed))
     p->over_limit = TRUE;

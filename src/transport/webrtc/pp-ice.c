@@ -176,12 +176,24 @@ recv_cb (NiceAgent *agent, guint stream, guint component, guint len, gchar *buf,
 }
 
 static gboolean
+has_udp_turn (const PpIceConfig *cfg)
+{
+  for (guint i = 0; i < cfg->n_turn; i++)
+    if (!cfg->turn[i].tcp)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
 configure (PpIce *ice, const PpIceConfig *cfg, gboolean controlling, GError **error)
 {
   g_object_set (ice->agent, "ice-tcp", FALSE, "ice-udp", TRUE, "upnp", FALSE,
                 "keepalive-conncheck", TRUE, "controlling-mode", controlling,
                 "stun-initial-timeout", 500, "stun-max-retransmissions", 3, NULL);
-  if (cfg->stun_host != NULL)
+  /* libnice 0.1.21 with a UDP TURN server too rejects the STUN server's
+   * binding responses ("failed slow validation") and waits out our gathering
+   * timeout; the TURN allocation reports the server-reflexive address anyway. */
+  if (cfg->stun_host != NULL && !has_udp_turn (cfg))
     g_object_set (ice->agent, "stun-server", cfg->stun_host, "stun-server-port",
                   cfg->stun_port ? cfg->stun_port : 3478, NULL);
   for (const char *const *a = cfg->local_addresses; a != NULL && *a != NULL; a++)

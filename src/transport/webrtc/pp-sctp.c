@@ -39,6 +39,8 @@ struct sctp_sockstat
 #define MAX_MESSAGE (16 * 1024 * 1024)
 #define BUFFER_SPACE (4 * 1024 * 1024)
 #define MIN_IN_FLIGHT (64 * 1024)
+/* Packets usrsctp may hold beyond its congestion window (see in_flight_limit()). */
+#define RESERVE_PACKETS 2
 /* The stall watchdog (see kick()): no acknowledgement for this long with
  * data outstanding and the peer's window open; each kick lowers the path MTU
  * by KICK_STEP, never below KICK_FLOOR. */
@@ -436,17 +438,24 @@ refresh_in_usrsctp (PpSctp *s)
   s->in_usrsctp = st.ss_total_sndbuf;
 }
 
+/* What usrsctp may hold: its congestion window (the bytes in flight) plus a
+ * few packets ready for the next SACK.  Anything more only queues inside
+ * usrsctp's FIFO, where every newer message, from any socket of the tunnel,
+ * waits behind it.  A small reserve keeps the pipe full because process()
+ * refills usrsctp right after each SACK, before the main loop moves on. */
 static size_t
 in_flight_limit (PpSctp *s)
 {
   PpSctpInfo info;
+  size_t mtu;
 
   pp_sctp_get_info (s, &info);
-  return MAX ((size_t) MIN_IN_FLIGHT, 2 * (size_t) info.cwnd);
+  mtu = info.mtu > 0 ? info.mtu : s->mtu;
+  return (size_t) info.cwnd + RESERVE_PACKETS * MAX (mtu, (size_t) PP_SCTP_MTU_DEFAULT);
 }
 
-/* Keeps at most max(64 KiB, 2 × cwnd) inside usrsctp: more only adds
- * latency, and the rest stays countable in our queue. */
+/* Keeps at most in_flight_limit() inside usrsctp (one message may cross it);
+ * the rest stays countable in our queue. */
 static void
 flush (PpSctp *s)
 {
@@ -506,6 +515,14 @@ size_t
 pp_sctp_get_buffered_amount (PpSctp *s)
 {
   return s->queued_bytes + s->in_usrsctp;
+}
+
+size_t
+pp_sctp_get_send_window (PpSctp *s)
+{
+  if (!s->open || s->closed || s->sock == NULL)
+    return 0;
+  return in_flight_limit (s);
 }
 
 void

@@ -64,6 +64,10 @@ void pp_sctp_input (PpSctp *sctp, const uint8_t *packet, size_t len);
 gboolean pp_sctp_send (PpSctp *sctp, GBytes *msg);
 /* Bytes queued here plus bytes inside usrsctp not yet acknowledged. */
 size_t pp_sctp_get_buffered_amount (PpSctp *sctp);
+/* What usrsctp is allowed to hold now: the congestion window plus 2 packets
+ * (0 unless open).  Bytes above it wait in our queue; users that keep their
+ * own queues (the mux) should hand over little more than this. */
+size_t pp_sctp_get_send_window (PpSctp *sctp);
 void pp_sctp_get_info (PpSctp *sctp, PpSctpInfo *out);
 /* Resets our outgoing stream 0 (the channel's close, RFC 8831 §6.7); data
  * queued in usrsctp goes first. */

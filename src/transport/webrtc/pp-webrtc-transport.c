@@ -61,6 +61,7 @@ static void wt_finalize (PpTransport *t);
 static gboolean wt_send (PpTransport *t, GBytes *msg, GError **error);
 static size_t wt_get_buffered_amount (PpTransport *t);
 static size_t wt_get_max_message_size (PpTransport *t);
+static size_t wt_get_send_window (PpTransport *t);
 static void wt_get_stats (PpTransport *t, PpTransportStats *out);
 static void wt_close (PpTransport *t, const char *reason);
 
@@ -68,6 +69,7 @@ static const PpTransportClass wt_class = {
   .send = wt_send,
   .get_buffered_amount = wt_get_buffered_amount,
   .get_max_message_size = wt_get_max_message_size,
+  .get_send_window = wt_get_send_window,
   .get_stats = wt_get_stats,
   .close = wt_close,
   .finalize = wt_finalize,
@@ -674,6 +676,18 @@ wt_get_max_message_size (PpTransport *t)
   if (remote == 0 || remote > MAX_SEND_MESSAGE)
     return MAX_SEND_MESSAGE;   /* 0: the peer sets no limit (RFC 8841) */
   return (size_t) remote;
+}
+
+/* SCTP's in-flight limit: with the mux's high water near it, bulk waits in
+ * the mux's per-socket queues (round-robin), not in our FIFO. */
+static size_t
+wt_get_send_window (PpTransport *t)
+{
+  PpWebrtcTransport *w = wt_cast (t);
+
+  if (w->closing || w->draining || w->sctp == NULL)
+    return 0;
+  return pp_sctp_get_send_window (w->sctp);
 }
 
 static void
