@@ -175,6 +175,30 @@ def check_group(root, directory, files):
     return problems
 
 
+def unregistered_scripts(root):
+    """End-to-end scripts (tests/e2e/**/test-*.sh|py) that no meson.build of their folder
+    names: the file name, or the part after its family prefix when the build file makes the
+    name from a list ('test-tunnel-' + name + '.sh')."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(os.path.join(root, 'tests', 'e2e')):
+        dirnames[:] = [d for d in dirnames if not d.startswith('.')]
+        try:
+            with open(os.path.join(dirpath, 'meson.build'), encoding='utf-8') as f:
+                listing = f.read()
+        except OSError:
+            listing = ''
+        for name in sorted(filenames):
+            stem, ext = os.path.splitext(name)
+            if not name.startswith('test-') or ext not in ('.sh', '.py'):
+                continue
+            family = stem.split('-')
+            short = "'%s'" % '-'.join(family[2:]) if len(family) > 2 else None
+            if name not in listing and (short is None or short not in listing):
+                found.append('%s: not listed in its meson.build'
+                             % os.path.relpath(os.path.join(dirpath, name), root))
+    return found
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..')
     root = os.path.abspath(root)
@@ -185,9 +209,16 @@ def main():
         print('1..0 # SKIP no C sources found under %s' % root)
         return 0
 
-    print('1..%d' % sum(len(rules_for(d)) for d in groups))
+    print('1..%d' % (sum(len(rules_for(d)) for d in groups) + 1))
     n = 0
     failed = 0
+    scripts = unregistered_scripts(root)
+    n += 1
+    print('%s %d tests/e2e/registered-scripts' % ('not ok' if scripts else 'ok', n))
+    for line in scripts:
+        print('# ' + line)
+        print(line, file=sys.stderr)
+    failed += 1 if scripts else 0
     for directory in sorted(groups):
         problems = check_group(root, directory, groups[directory])
         for name, _ in rules_for(directory):
