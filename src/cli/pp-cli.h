@@ -37,6 +37,9 @@ void pp_cli_error (const char *context, const char *fmt, ...) G_GNUC_PRINTF (2, 
  * argv[1..] its operands. */
 gboolean pp_cli_parse_options (int *argc, char ***argv, GOptionEntry *entries, GError **error);
 
+/* The exit code of DESIGN §7 for a failed signaling step (host and join). */
+int pp_cli_signal_exit_code (const GError *error);
+
 /* "peerport: usage: MESSAGE; see 'peerport @name --help'", then PP_EXIT_USAGE. */
 int pp_cli_usage_error (const char *name, const GError *error);
 

@@ -176,37 +176,13 @@ parse_flags (int argc, char **argv, Flags *f, GError **error)
          && join_check_maps (f->maps_long, error);
 }
 
-static int
-join_exit_code (const GError *error)
-{
-  if (error->domain != PP_SIGNAL_CLIENT_ERROR)
-    return PP_EXIT_UNAVAILABLE;
-  switch ((PpSignalClientError) error->code)
-    {
-    case PP_SIGNAL_CLIENT_ERROR_EXPIRED:
-    case PP_SIGNAL_CLIENT_ERROR_TAKEN:
-      return PP_EXIT_EXPIRED;
-    case PP_SIGNAL_CLIENT_ERROR_DECLINED:
-      return PP_EXIT_DECLINED;
-    case PP_SIGNAL_CLIENT_ERROR_PIN_MISMATCH:
-    case PP_SIGNAL_CLIENT_ERROR_BAD_REVEAL:
-    case PP_SIGNAL_CLIENT_ERROR_REFUSED:
-      return PP_EXIT_PROTOCOL;
-    case PP_SIGNAL_CLIENT_ERROR_UNAVAILABLE:
-      return PP_EXIT_UNAVAILABLE;
-    case PP_SIGNAL_CLIENT_ERROR_BAD_URL:
-      return PP_EXIT_USAGE;
-    }
-  return PP_EXIT_UNAVAILABLE;
-}
-
 static gboolean
 join_check (Join *j, GError *error, const char *what)
 {
   if (error == NULL)
     return TRUE;
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    pp_session_fail (&j->s, join_exit_code (error), "%s: %s", what, error->message);
+    pp_session_fail (&j->s, pp_cli_signal_exit_code (error), "%s: %s", what, error->message);
   g_error_free (error);
   return FALSE;
 }

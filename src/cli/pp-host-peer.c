@@ -184,31 +184,6 @@ peer_fail (PpHostPeer *p, int exit_code, const char *fmt, ...)
   peer_end (p, exit_code);
 }
 
-/* Signaling errors to exit codes (DESIGN §7). */
-static int
-peer_exit_code (const GError *error)
-{
-  if (error->domain != PP_SIGNAL_CLIENT_ERROR)
-    return PP_EXIT_UNAVAILABLE;
-  switch ((PpSignalClientError) error->code)
-    {
-    case PP_SIGNAL_CLIENT_ERROR_EXPIRED:
-    case PP_SIGNAL_CLIENT_ERROR_TAKEN:
-      return PP_EXIT_EXPIRED;
-    case PP_SIGNAL_CLIENT_ERROR_DECLINED:
-      return PP_EXIT_DECLINED;
-    case PP_SIGNAL_CLIENT_ERROR_PIN_MISMATCH:
-    case PP_SIGNAL_CLIENT_ERROR_BAD_REVEAL:
-    case PP_SIGNAL_CLIENT_ERROR_REFUSED:
-      return PP_EXIT_PROTOCOL;
-    case PP_SIGNAL_CLIENT_ERROR_UNAVAILABLE:
-      return PP_EXIT_UNAVAILABLE;
-    case PP_SIGNAL_CLIENT_ERROR_BAD_URL:
-      return PP_EXIT_USAGE;
-    }
-  return PP_EXIT_UNAVAILABLE;
-}
-
 /* FALSE when the step failed or the peer is over; takes @error. */
 static gboolean
 peer_check (PpHostPeer *p, GError *error, const char *what)
@@ -225,7 +200,7 @@ peer_check (PpHostPeer *p, GError *error, const char *what)
                                                    PP_SIGNAL_CLIENT_ERROR_EXPIRED))
     peer_fail (p, PP_EXIT_EXPIRED, "the join link expired (nobody joined in time)");
   else
-    peer_fail (p, peer_exit_code (e), "%s: %s", what, e->message);
+    peer_fail (p, pp_cli_signal_exit_code (e), "%s: %s", what, e->message);
   return FALSE;
 }
 

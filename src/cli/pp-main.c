@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/pp-cli.h"
+#include "signal/pp-signal-client.h"
 
 static const PpCliCommand commands[] = {
 #ifdef PP_HAVE_WEBRTC
@@ -47,6 +48,30 @@ pp_cli_usage_error (const char *name, const GError *error)
 {
   pp_cli_error ("usage", "%s; see 'peerport %s --help'", error->message, name);
   return PP_EXIT_USAGE;
+}
+
+int
+pp_cli_signal_exit_code (const GError *error)
+{
+  if (error->domain != PP_SIGNAL_CLIENT_ERROR)
+    return PP_EXIT_UNAVAILABLE;
+  switch ((PpSignalClientError) error->code)
+    {
+    case PP_SIGNAL_CLIENT_ERROR_EXPIRED:
+    case PP_SIGNAL_CLIENT_ERROR_TAKEN:
+      return PP_EXIT_EXPIRED;
+    case PP_SIGNAL_CLIENT_ERROR_DECLINED:
+      return PP_EXIT_DECLINED;
+    case PP_SIGNAL_CLIENT_ERROR_PIN_MISMATCH:
+    case PP_SIGNAL_CLIENT_ERROR_BAD_REVEAL:
+    case PP_SIGNAL_CLIENT_ERROR_REFUSED:
+      return PP_EXIT_PROTOCOL;
+    case PP_SIGNAL_CLIENT_ERROR_UNAVAILABLE:
+      return PP_EXIT_UNAVAILABLE;
+    case PP_SIGNAL_CLIENT_ERROR_BAD_URL:
+      return PP_EXIT_USAGE;
+    }
+  return PP_EXIT_UNAVAILABLE;
 }
 
 static void

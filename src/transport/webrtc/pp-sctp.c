@@ -38,15 +38,15 @@ struct sctp_sockstat
 #define RECV_BUF (256 * 1024)
 #define MAX_MESSAGE (16 * 1024 * 1024)
 #define BUFFER_SPACE (4 * 1024 * 1024)
-#define MIN_IN_FLIGHT (64 * 1024)
 /* Packets usrsctp may hold beyond its congestion window (see in_flight_limit()). */
 #define RESERVE_PACKETS 2
-/* The stall watchdog (see kick()): no acknowledgement for this long with
- * data outstanding and the peer's window open; each kick lowers the path MTU
- * by KICK_STEP, never below KICK_FLOOR. */
+/* The stall watchdog (check_stall()): no acknowledgement for this long with
+ * data outstanding and at least OPEN_RWND in the peer's window; each kick
+ * lowers the path MTU by KICK_STEP, never below KICK_FLOOR. */
 #define STALL_US (3 * G_USEC_PER_SEC)
 #define KICK_STEP 8
 #define KICK_FLOOR 1100
+#define OPEN_RWND (64 * 1024)
 
 struct _PpSctp
 {
@@ -772,7 +772,7 @@ check_stall (PpSctp *s)
     return;
   s->progress_us = g_get_monotonic_time ();
   pp_sctp_get_info (s, &info);
-  if (!info.valid || info.peer_rwnd < MIN_IN_FLIGHT || s->mtu < KICK_FLOOR + KICK_STEP)
+  if (!info.valid || info.peer_rwnd < OPEN_RWND || s->mtu < KICK_FLOOR + KICK_STEP)
     return;   /* the peer's window is shut (not our stall), or we gave all we can */
   s->mtu -= KICK_STEP;
   s->kicks++;
