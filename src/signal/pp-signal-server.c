@@ -47,6 +47,7 @@ struct _PpSignalServer
   gboolean closing;
   GSocketAddress *embedded_addr; /* where to listen while sessions are pending */
   GSource *embedded_check;
+  gboolean embedded_idle;       /* the last check found nothing pending */
   gboolean listening;
   char *stun_ports;    /* "PORT [ALT]" for /healthz's X-Peerport-Stun (doctor), or NULL */
 };
@@ -1210,6 +1211,7 @@ pp_signal_server_listen (PpSignalServer *srv, GSocketAddress *addr, GTlsCertific
   if (!soup_server_listen_socket (srv->soup, sock, flags, error))
     return FALSE;
   srv->listening = TRUE;
+  srv->embedded_idle = FALSE;
   return TRUE;
 }
 
@@ -1220,17 +1222,25 @@ pp_signal_server_is_listening (PpSignalServer *srv)
 }
 
 /* Embedded mode: stop listening once nothing is pending (the next
- * create_session() listens again, on the same port). */
+ * create_session() listens again, on the same port).  Not at the first
+ * check that finds nothing pending: the answer that consumed the last session
+ * may still be on its way out, to the client (its 204) and to the host's long
+ * poll, and disconnecting would cut both.  So nothing pending, no long poll
+ * parked, twice in a row. */
 static gboolean
 embedded_check_cb (gpointer data)
 {
   PpSignalServer *srv = data;
+  gboolean idle = srv->listening && srv->n_polls == 0
+                  && pp_signal_server_pending_sessions (srv) == 0;
 
-  if (srv->listening && pp_signal_server_pending_sessions (srv) == 0)
+  if (idle && srv->embedded_idle)
     {
       soup_server_disconnect (srv->soup);
       srv->listening = FALSE;
+      idle = FALSE;
     }
+  srv->embedded_idle = idle;
   return G_SOURCE_CONTINUE;
 }
 
